@@ -1,0 +1,192 @@
+"""Benchmark: ingest + features through seglib, beside plain pandas and one raw DuckDB query.
+
+    .venv/bin/python benchmarks/bench_ingest.py                 # 1 and 10 million order lines
+    .venv/bin/python benchmarks/bench_ingest.py --sizes 1 10 100
+
+Synthetic logs (Parquet) are generated once into benchmarks/data/ (ignored by git) from
+seglib.datasets, in chunks so generation itself stays within memory. Each contender runs
+in its own process so its peak RSS is its own:
+
+* seglib: stage 1 (typing, every cleaning rule, every quality count, clean Parquet) and
+  stage 2 (per-customer features, RFM scores), as the notebooks call them;
+* raw DuckDB: one SQL query computing recency, frequency and monetary value;
+* pandas: read the needed columns, filter, groupby (the way a typical notebook does it),
+  run under an address-space limit so running out of memory is reported, not fatal.
+
+The Markdown table goes to benchmarks/results/ingest.md with the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+ROWS_PER_CUSTOMER = 64.5  # seglib.datasets averages about this many lines per customer
+CHUNK_CUSTOMERS = 100_000
+PANDAS_LIMIT_GIB = 20
+
+
+def generate(size_m: int) -> Path:
+    """A synthetic log of about size_m million lines, written chunk by chunk."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from seglib.datasets import make_transactions
+
+    path = DATA / f"log_{size_m}m.parquet"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    customers = int(size_m * 1_000_000 / ROWS_PER_CUSTOMER)
+    tmp = path.with_suffix(".tmp")
+    writer = None
+    for chunk, start in enumerate(range(0, customers, CHUNK_CUSTOMERS)):
+        n = min(CHUNK_CUSTOMERS, customers - start)
+        table, _ = make_transactions(max(n, 10), seed=1000 + chunk)
+        prefix = f"K{chunk:03d}-"
+        for name in ("CustomerID", "InvoiceNo"):
+            col = table[name]
+            joined = pc.binary_join_element_wise(pa.scalar(prefix), col, "")
+            if name == "InvoiceNo":  # keep the cancellation prefix first
+                cancel = pc.starts_with(col, "C")
+                joined = pc.if_else(cancel, pc.binary_join_element_wise("C" + prefix, pc.utf8_slice_codeunits(col, 1), ""), joined)
+            table = table.set_column(table.schema.get_field_index(name), name, joined)
+        writer = writer or pq.ParquetWriter(tmp, table.schema)
+        writer.write_table(table, row_group_size=1_000_000)
+    writer.close()
+    tmp.rename(path)
+    return path
+
+
+SEGLIB = r"""
+import json, resource, sys, time, yaml
+from pathlib import Path
+import seglib
+from seglib.config import validate_params
+data, out = sys.argv[1], Path(sys.argv[2])
+params = validate_params({"client": "bench", "input": {"transactions": {"path": data, "columns": {
+    "customer_id": "CustomerID", "timestamp": "InvoiceDate", "quantity": "Quantity", "unit_price": "UnitPrice",
+    "order_id": "InvoiceNo", "product": "StockCode", "category": "Category", "channel": "Channel",
+    "country": "Country"}}}, "cleaning": {"non_product_codes": ["POST", "M"]}}, "bench")
+t0 = time.perf_counter()
+result = seglib.ingest.run_ingest(params, out)
+t1 = time.perf_counter()
+fs = seglib.features.build_features(params, out)
+fs.save(out)
+t2 = time.perf_counter()
+print(json.dumps({"ingest_s": t1 - t0, "features_s": t2 - t1, "total_s": t2 - t0,
+                  "rows": result.account.rows_read, "customers": len(fs.table),
+                  "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+RAW_DUCKDB = r"""
+import json, resource, sys, time, duckdb
+con = duckdb.connect()
+t0 = time.perf_counter()
+n = con.execute('''
+  SELECT count(*) FROM (
+    SELECT CustomerID,
+           date_diff('day', max(InvoiceDate), TIMESTAMP '2025-01-01') AS recency,
+           count(DISTINCT InvoiceNo) AS frequency,
+           sum(Quantity * UnitPrice) AS monetary
+    FROM read_parquet(?)
+    WHERE CustomerID IS NOT NULL AND UnitPrice > 0 AND NOT starts_with(InvoiceNo, 'C')
+    GROUP BY CustomerID)''', [sys.argv[1]]).fetchone()[0]
+print(json.dumps({"total_s": time.perf_counter() - t0, "customers": n,
+                  "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+PANDAS = r"""
+import json, resource, sys, time
+limit = int(sys.argv[2]) * 2**30
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+import pandas as pd
+t0 = time.perf_counter()
+try:
+    df = pd.read_parquet(sys.argv[1], columns=["CustomerID", "InvoiceNo", "InvoiceDate", "Quantity", "UnitPrice"])
+    df = df[df.CustomerID.notna() & (df.UnitPrice > 0) & ~df.InvoiceNo.str.startswith("C")]
+    df["amount"] = df.Quantity * df.UnitPrice
+    rfm = df.groupby("CustomerID").agg(last=("InvoiceDate", "max"), frequency=("InvoiceNo", "nunique"),
+                                       monetary=("amount", "sum"))
+    rfm["recency"] = (pd.Timestamp("2025-01-01") - rfm["last"]).dt.days
+    out = {"total_s": time.perf_counter() - t0, "customers": len(rfm)}
+except MemoryError:
+    out = {"total_s": None, "error": f"out of memory under a {sys.argv[2]} GiB limit"}
+out["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps(out))
+"""
+
+
+def run(code: str, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:120]}
+    return json.loads(lines[-1])
+
+
+def fmt(value, spec="{:.1f}") -> str:
+    return "–" if value is None else spec.format(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10], help="millions of order lines")
+    parser.add_argument("--out", default=str(HERE / "results" / "ingest.md"))
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes:
+        t0 = time.perf_counter()
+        path = generate(size)
+        gen_s = time.perf_counter() - t0
+        work = DATA / f"run_{size}m"
+        ours = run(SEGLIB, str(path), str(work))
+        raw = run(RAW_DUCKDB, str(path))
+        pan = run(PANDAS, str(path), str(PANDAS_LIMIT_GIB))
+        rows.append((size, path, gen_s, ours, raw, pan))
+        print(size, ours, raw, pan, flush=True)
+    lines = [
+        "# Ingest + features benchmark",
+        "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, Python {platform.python_version()}.",
+        f"Run: `{' '.join([Path(sys.argv[0]).name] + sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}.",
+        "",
+        "seglib = stage 1 (typing, all cleaning rules, all quality counts, clean Parquet written) + stage 2 "
+        "(per-customer features and RFM scores). Raw DuckDB = one RFM SQL query. pandas = read 5 columns + "
+        f"filter + groupby, under a {PANDAS_LIMIT_GIB} GiB address-space limit.",
+        "",
+        "| lines (M) | file MB | customers | seglib ingest s | seglib features s | seglib total s | seglib rows/s | "
+        "seglib peak GiB | raw DuckDB s | raw peak GiB | pandas s | pandas peak GiB | seglib / raw DuckDB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size, path, _gen, ours, raw, pan in rows:
+        ratio = ours.get("total_s") / raw["total_s"] if ours.get("total_s") and raw.get("total_s") else None
+        rate = ours.get("rows", 0) / ours["total_s"] if ours.get("total_s") else None
+        lines.append(
+            f"| {size} | {path.stat().st_size / 2**20:.0f} | {ours.get('customers', '–'):,} | "
+            f"{fmt(ours.get('ingest_s'))} | {fmt(ours.get('features_s'))} | {fmt(ours.get('total_s'))} | "
+            f"{fmt(rate, '{:,.0f}')} | {fmt(ours.get('peak_gib'), '{:.2f}')} | {fmt(raw.get('total_s'))} | "
+            f"{fmt(raw.get('peak_gib'), '{:.2f}')} | {fmt(pan.get('total_s')) if pan.get('total_s') else pan.get('error', '–')} | "
+            f"{fmt(pan.get('peak_gib'), '{:.2f}')} | {fmt(ratio, '{:.1f}×')} |"
+        )
+    errors = [f"- {size}M {who}: {res['error']}" for size, _, _, *res3 in rows
+              for who, res in zip(("seglib", "raw DuckDB", "pandas"), res3) if res.get("error")]
+    if errors:
+        lines += ["", "Errors:", *errors]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

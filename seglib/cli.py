@@ -1,0 +1,73 @@
+"""The ``seglib`` command: ``seglib run params/<client>.yaml``, ``seglib demo``, ``seglib score``.
+
+Errors the user can fix (bad params, bad input, a failed stage) print one message and
+exit with status 1; there is no traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seglib.errors import SeglibError
+
+
+def _run(args) -> int:
+    from seglib.runs import run_pipeline
+
+    result = run_pipeline(args.params, args.reports)
+    print(f"Run complete: {result.folder}")
+    print(f"Report: {result.report}")
+    return 0
+
+
+def _demo(args) -> int:
+    from seglib.runs import project_root, run_pipeline
+
+    result = run_pipeline(project_root() / "params" / "demo.yaml", args.reports)
+    print(f"Demo run complete: {result.folder}")
+    print(f"Open the report: {result.report}")
+    return 0
+
+
+def _score(args) -> int:
+    from seglib.score import score_export
+
+    out = score_export(Path(args.run_folder), Path(args.data), Path(args.out) if args.out else None)
+    print(f"Assignments written to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seglib", description="Customer segmentation runs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the five notebooks for one params file")
+    run.add_argument("params", help="params/<client>.yaml")
+    run.add_argument("--reports", default=None, help="folder for run folders (default: reports/)")
+    run.set_defaults(func=_run)
+    demo = sub.add_parser("demo", help="run the built-in synthetic demo (params/demo.yaml)")
+    demo.add_argument("--reports", default=None)
+    demo.set_defaults(func=_demo)
+    score = sub.add_parser("score", help="assign customers of a new export to a run's segments")
+    score.add_argument("run_folder")
+    score.add_argument("data", help="new transaction export or customer table (same layout as the run's input)")
+    score.add_argument("--out", default=None, help="output CSV (default: <run_folder>/scored/<file>.csv)")
+    score.set_defaults(func=_score)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SeglibError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""Features: one row per customer, and a dictionary that says what each feature means.
+
+The per-customer aggregation of the transaction log is one Ibis expression
+(:func:`customer_aggregates`) run by the engine; only the per-customer result (small)
+reaches pandas. Each feature is defined exactly, so every backend computes the same
+numbers:
+
+* a *purchase line* is a line with positive quantity (or amount, when there is no
+  quantity) that is not on a cancelled order;
+* ``frequency``: distinct order ids among purchase lines;
+* ``monetary``: sum of ``amount`` over all kept lines (purchases net of returns and
+  cancellations);
+* ``recency_days`` / ``tenure_days``: ``floor((snapshot - last / first purchase) in
+  seconds / 86400)``, whole elapsed days (not calendar-day boundaries), where the
+  snapshot is midnight at the start of the snapshot date;
+* ``avg_order_value``: purchase value (before returns) / frequency;
+* ``mean_days_between_orders``: (last - first purchase) in days / (frequency - 1),
+  missing for one-order customers;
+* ``items_per_order``: purchased quantity / frequency;
+* ``return_rate``: value returned or cancelled / purchase value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from seglib.config import FeatureParams, Params
+from seglib.engine import connect
+from seglib.errors import InputDataError, ParamsError
+from seglib.rfm import rfm_scores
+
+FEATURES_FILE = "features.parquet"
+DICTIONARY_FILE = "feature_dictionary.csv"
+META_FILE = "features.json"
+MAX_SHARE_LEVELS = 8
+
+TRANSACTION_FEATURES = {
+    # name: (meaning, unit, skewed)
+    "recency_days": ("days since the last purchase, at the snapshot date", "days", True),
+    "frequency": ("number of distinct orders", "orders", True),
+    "monetary": ("revenue, net of returns and cancellations", "currency", True),
+    "tenure_days": ("days since the first purchase, at the snapshot date", "days", True),
+    "avg_order_value": ("average order value before returns", "currency per order", True),
+    "mean_days_between_orders": ("mean days between orders (missing for one-order customers)", "days", True),
+    "items_per_order": ("items bought per order", "items per order", True),
+    "return_rate": ("share of purchase value returned or cancelled", "share 0-1", False),
+}
+DEFAULT_TRANSACTION_USE = ["recency_days", "frequency", "monetary", "tenure_days", "avg_order_value"]
+
+
+@dataclass
+class FeatureSet:
+    """Per-customer features plus what the later stages need to know about them."""
+
+    table: pd.DataFrame
+    dictionary: pd.DataFrame
+    numeric: list[str]
+    categorical: list[str]
+    log_columns: list[str]
+    used: list[str]
+    notes: list[str] = field(default_factory=list)
+    snapshot_date: str | None = None
+
+    def save(self, run_dir: Path) -> None:
+        run_dir = Path(run_dir)
+        self.table.to_parquet(run_dir / FEATURES_FILE)
+        self.dictionary.to_csv(run_dir / DICTIONARY_FILE, index=False)
+        meta = {k: v for k, v in asdict(self).items() if k not in ("table", "dictionary")}
+        (run_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> "FeatureSet":
+        run_dir = Path(run_dir)
+        meta = json.loads((run_dir / META_FILE).read_text(encoding="utf-8"))
+        return cls(
+            table=pd.read_parquet(run_dir / FEATURES_FILE),
+            dictionary=pd.read_csv(run_dir / DICTIONARY_FILE, keep_default_na=False),
+            **meta,
+        )
+
+    @property
+    def used_numeric(self) -> list[str]:
+        return [c for c in self.used if c in self.numeric]
+
+    @property
+    def used_categorical(self) -> list[str]:
+        return [c for c in self.used if c in self.categorical]
+
+
+def _slug(value: str) -> str:
+    out = "".join(ch if ch.isalnum() else "_" for ch in str(value).lower()).strip("_")
+    return out or "blank"
+
+
+def customer_aggregates(clean: ir.Table, snapshot: str, share_levels: dict[str, list[str]]) -> ir.Table:
+    """Per-customer aggregation of a clean transaction table, as one Ibis expression."""
+    snap = ibis.timestamp(f"{snapshot} 00:00:00").epoch_seconds()
+    has_qty = "quantity" in clean.columns
+    sign = clean.quantity if has_qty else clean.amount
+    purchase = (sign > 0) & ~clean.is_cancellation
+    amount = clean.amount
+    zero = ibis.literal(0.0)
+    aggs = {
+        "frequency": clean.order_id.nunique(where=purchase),
+        "monetary": amount.sum(),
+        "gross": amount.sum(where=purchase),
+        "returned": (-amount).sum(where=~purchase & (amount < 0)),
+        "first_ts": clean.timestamp.min(where=purchase),
+        "last_ts": clean.timestamp.max(where=purchase),
+    }
+    if has_qty:
+        aggs["items"] = clean.quantity.sum(where=purchase)
+    for column, levels in share_levels.items():
+        for level in levels:
+            hit = purchase & (clean[column].fill_null("(missing)") == level)
+            aggs[f"{column}__{level}"] = amount.sum(where=hit)
+    per = clean.group_by(customer_id=clean.customer_id).aggregate(**aggs)
+    per = per.filter(per.frequency > 0)
+    first = per.first_ts.epoch_seconds()
+    last = per.last_ts.epoch_seconds()
+    out = {
+        "customer_id": per.customer_id,
+        "recency_days": ((snap - last) / 86400).floor().cast("int64"),
+        "frequency": per.frequency.cast("int64"),
+        "monetary": per.monetary.fill_null(zero),
+        "tenure_days": ((snap - first) / 86400).floor().cast("int64"),
+        "avg_order_value": per.gross / per.frequency,
+        "mean_days_between_orders": ibis.ifelse(
+            per.frequency > 1, (last - first) / 86400 / (per.frequency - 1), ibis.null("float64")
+        ),
+        "return_rate": ibis.ifelse(per.gross > 0, per.returned.fill_null(zero) / per.gross, zero),
+    }
+    if has_qty:
+        out["items_per_order"] = per["items"] / per.frequency
+    for column, levels in share_levels.items():
+        for level in levels:
+            out[f"share_{column}_{_slug(level)}"] = ibis.ifelse(
+                per.gross > 0, per[f"{column}__{level}"].fill_null(zero) / per.gross, zero
+            )
+    return per.select(**out)
+
+
+def _share_levels(clean: ir.Table) -> dict[str, list[str]]:
+    """The most common category and channel values (by purchase value), at most MAX_SHARE_LEVELS each."""
+    levels = {}
+    for column in ("category", "channel"):
+        if column not in clean.columns:
+            continue
+        top = (
+            clean.group_by(level=clean[column].fill_null("(missing)"))
+            .aggregate(value=clean.amount.sum())
+            .order_by([ibis.desc("value"), "level"])
+            .limit(MAX_SHARE_LEVELS)
+            .to_pandas()
+        )
+        if len(top) > 1:
+            levels[column] = top["level"].astype(str).tolist()
+    return levels
+
+
+def transaction_features(con: ibis.BaseBackend, clean_path: Path, snapshot: str) -> tuple[pd.DataFrame, list[str]]:
+    """Run the aggregation in the engine; return the per-customer frame and notes."""
+    clean = con.read_parquet(str(clean_path))
+    levels = _share_levels(clean)
+    table = customer_aggregates(clean, snapshot, levels).order_by("customer_id").to_pandas()
+    table = table.set_index("customer_id")
+    table.index = table.index.astype(str)
+    all_customers = int(clean.customer_id.nunique().to_pandas())
+    notes = []
+    without = all_customers - len(table)
+    if without:
+        notes.append(
+            f"{without:,} customers have only returns or cancellations in the kept rows (no purchase) "
+            f"and are not segmented"
+        )
+    return table, notes
+
+
+def _dictionary_rows(table: pd.DataFrame, categorical: list[str], log_columns: list[str], used: list[str]) -> pd.DataFrame:
+    rows = []
+    for name in table.columns:
+        if name in TRANSACTION_FEATURES:
+            meaning, unit, _ = TRANSACTION_FEATURES[name]
+        elif name.startswith("share_"):
+            meaning, unit = f"share of purchase value in {name.removeprefix('share_').replace('_', ' ', 1)}", "share 0-1"
+        elif name.startswith("rfm_"):
+            meaning, unit = {
+                "rfm_r": ("RFM recency score (5 = most recent)", "score 1-5"),
+                "rfm_f": ("RFM frequency score (5 = most orders)", "score 1-5"),
+                "rfm_m": ("RFM monetary score (5 = highest revenue)", "score 1-5"),
+                "rfm_segment": ("named RFM segment (rule-based baseline)", "label"),
+            }.get(name, (name, ""))
+        else:
+            meaning, unit = f"customer attribute '{name}'", "category" if name in categorical else "as given"
+        rows.append(
+            {
+                "name": name,
+                "meaning": meaning,
+                "unit": unit,
+                "transform": "log1p, then standardised" if name in log_columns else (
+                    "one-hot" if name in categorical else "standardised"),
+                "kind": "categorical" if name in categorical else "numeric",
+                "used_for_clustering": name in used,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
+    """Stage 2: per-customer features from the clean tables the ingest wrote in ``run_dir``."""
+    from seglib.ingest import CLEAN_FILE, CUSTOMERS_FILE, QUALITY_FILE
+    from seglib.quality import QualityAccount
+
+    run_dir = Path(run_dir)
+    fp: FeatureParams = params.features
+    parts, notes, snapshot = [], [], None
+    tx_cols: list[str] = []
+    if params.input.transactions is not None:
+        snapshot = QualityAccount.load(run_dir / QUALITY_FILE).snapshot_date
+        con = connect(params.engine)
+        tx, tx_notes = transaction_features(con, run_dir / CLEAN_FILE, snapshot)
+        scores = rfm_scores(tx, bins=fp.rfm_bins)
+        tx = tx.join(scores)
+        parts.append(tx)
+        notes += tx_notes
+        tx_cols = list(tx.columns)
+    attr_cols: list[str] = []
+    if params.input.customers is not None:
+        attrs = pd.read_parquet(run_dir / CUSTOMERS_FILE)
+        attr_cols = list(attrs.columns)
+        if parts:
+            clash = sorted(set(attr_cols) & set(tx_cols))
+            if clash:
+                raise InputDataError(
+                    f"{params.source_file}: customer-table columns {clash} have the same names as transaction "
+                    f"features; rename them or list them in input.customers.exclude"
+                )
+            matched = parts[0].index.isin(attrs.index).sum()
+            notes.append(
+                f"{matched:,} of {len(parts[0]):,} customers with purchases have a row in the customer table"
+            )
+            parts[0] = parts[0].join(attrs, how="left")
+        else:
+            parts.append(attrs)
+    table = parts[0]
+    table.index.name = "customer_id"
+    categorical = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    numeric = [c for c in table.columns if c not in categorical]
+    default_use = [c for c in DEFAULT_TRANSACTION_USE if c in tx_cols] + attr_cols
+    used = fp.use if fp.use is not None else default_use
+    unknown = [c for c in used if c not in table.columns]
+    if unknown:
+        raise ParamsError(
+            f"{params.source_file}: features.use names {unknown}, which are not features "
+            f"(available: {', '.join(table.columns)})"
+        )
+    log_columns = []
+    if fp.log_transform:
+        for c in numeric:
+            if c not in used:
+                continue
+            if c in TRANSACTION_FEATURES:  # skewed by nature; negatives are clipped to 0 before log1p
+                if TRANSACTION_FEATURES[c][2]:
+                    log_columns.append(c)
+            elif table[c].min(skipna=True) >= 0 and _is_skewed(table[c]):
+                log_columns.append(c)
+    dictionary = _dictionary_rows(table, categorical, log_columns, used)
+    return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot)
+
+
+def _is_skewed(values: pd.Series) -> bool:
+    """Right-skewed enough to log: sample skewness above 1."""
+    v = values.dropna().astype(float)
+    return len(v) > 2 and float(v.skew()) > 1.0
+
+
+def summary(features: FeatureSet) -> pd.DataFrame:
+    """Distribution of each numeric feature, for the notebook."""
+    return features.table[features.numeric].describe(percentiles=[0.05, 0.5, 0.95]).T.round(2)
+
+
+def correlations(features: FeatureSet) -> pd.DataFrame:
+    used = [c for c in features.used_numeric]
+    return features.table[used].corr(method="spearman").round(2) if used else pd.DataFrame()
+
+
+def log_view(features: FeatureSet) -> pd.DataFrame:
+    """The used numeric features as the clustering sees them before scaling (log1p where set)."""
+    out = features.table[features.used_numeric].copy()
+    for c in features.log_columns:
+        out[c] = np.log1p(out[c].clip(lower=0))
+    return out
+
+
+def rfm_overview(features: FeatureSet) -> pd.DataFrame:
+    """Customers per named RFM segment, beside the rule that defines it (in rule order)."""
+    from seglib.rfm import rules_table
+
+    if "rfm_segment" not in features.table.columns:
+        return pd.DataFrame({"note": ["no transactions, so no RFM baseline"]})
+    counts = features.table["rfm_segment"].value_counts()
+    table = rules_table()
+    table["customers"] = table["segment"].map(counts).fillna(0).astype(int)
+    table["share"] = (table["customers"] / len(features.table)).map("{:.1%}".format)
+    return table

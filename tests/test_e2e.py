@@ -1,0 +1,119 @@
+"""The whole pipeline on small synthetic data: artifacts, manifest, HTML, failures."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from seglib.errors import ParamsError, StageError
+from seglib.runs import STAGES, run_pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def small_params(tmp_path_factory):
+    """The demo params, pointed at a small generated log in a temp folder."""
+    folder = tmp_path_factory.mktemp("e2e")
+    data = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    data["client"] = "e2e"
+    data["input"]["generate"] = {"n_customers": 600, "n_table_customers": 100, "seed": 3}
+    data["input"]["transactions"]["path"] = str(folder / "data" / "transactions.csv")
+    data["clustering"]["n_resamples"] = 3
+    path = folder / "e2e.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, folder
+
+
+@pytest.fixture(scope="module")
+def finished_run(small_params):
+    path, folder = small_params
+    return run_pipeline(path, folder / "reports", progress=lambda _: None)
+
+
+def test_run_folder_holds_every_artifact(finished_run):
+    """A complete run has the manifest, the five executed notebooks, their HTML and the stage outputs."""
+    folder = finished_run.folder
+    for name in ["manifest.json", "params.yaml", "report.html", "clean_transactions.parquet", "quality.json",
+                 "features.parquet", "feature_dictionary.csv", "comparison.csv", "assignments.parquet",
+                 "model.joblib", "kpis.csv", "segments.json", "exports/all_assignments.csv"]:
+        assert (folder / name).exists(), name
+    for stage in STAGES:
+        assert (folder / f"{stage}.ipynb").exists()
+        assert (folder / "notebooks_html" / f"{stage}.html").exists()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["outcome"] == "complete"
+    assert [s["stage"] for s in manifest["stages"]] == list(STAGES)
+    assert all(len(v["sha256"]) == 64 for v in manifest["inputs"].values())
+    assert manifest["seed"] == 42 and manifest["versions"]["pandas"]
+
+
+def test_report_is_for_stakeholders(finished_run):
+    """report.html has the sections, no code, no tracebacks, no external resources, and is small."""
+    html = finished_run.report.read_text()
+    for section in ["Executive summary", "The segments", "How far to trust it", "Method", "Data quality"]:
+        assert section in html
+    assert "import seglib" not in html and "Traceback" not in html and "Warning" not in html
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+    assert "<script" not in html.lower()
+    assert finished_run.report.stat().st_size < 5 * 1024 * 1024
+    exports = pd.read_csv(finished_run.folder / "exports" / "all_assignments.csv")
+    assert len(exports) == exports["customer_id"].nunique() > 500
+
+
+def test_same_inputs_same_assignments(small_params, finished_run):
+    """A second run with the same data, params and seed gives identical segment assignments."""
+    path, folder = small_params
+    again = run_pipeline(path, folder / "reports", progress=lambda _: None)
+    a = (finished_run.folder / "exports" / "all_assignments.csv").read_bytes()
+    b = (again.folder / "exports" / "all_assignments.csv").read_bytes()
+    assert a == b
+
+
+def test_failing_stage_names_notebook_and_keeps_it(small_params, tmp_path):
+    """A stage that fails stops the run with the notebook, cell and error; the folder says failed."""
+    path, folder = small_params
+    data = yaml.safe_load(path.read_text())
+    data["client"] = "broken"
+    data["features"] = {"use": ["frequency"]}
+    data["clustering"]["k_min"] = 20
+    data["clustering"]["k_max"] = 25
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    with pytest.raises(StageError) as err:
+        run_pipeline(broken, tmp_path / "reports", progress=lambda _: None)
+    msg = str(err.value)
+    assert "stage 03_clustering failed in cell" in msg
+    failed = next((tmp_path / "reports" / "broken").glob("*-failed"))
+    assert (failed / "FAILED.txt").exists() and (failed / "03_clustering.ipynb").exists()
+    assert json.loads((failed / "manifest.json").read_text())["outcome"] == "failed"
+    assert not (failed / "report.html").exists()
+
+
+def test_bad_params_stop_before_anything_runs(tmp_path):
+    """A typo in a params key is reported before any notebook runs; no run folder is made."""
+    data = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    data["clustring"] = {}
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ParamsError, match="unknown key 'clustring'"):
+        run_pipeline(path, tmp_path / "reports")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_cli_prints_one_line_error_for_missing_column(tmp_path, capsys):
+    """The CLI turns a params column that is not in the data into one message, exit status 1."""
+    from seglib.cli import main
+
+    (tmp_path / "tx.csv").write_text("a,b\n1,2\n")
+    data = {"client": "x", "input": {"transactions": {"path": "tx.csv", "columns": {
+        "customer_id": "cust", "timestamp": "b", "amount": "a"}}}}
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["run", str(path), "--reports", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert "columns.customer_id names 'cust'" in err and "Traceback" not in err

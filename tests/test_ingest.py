@@ -1,0 +1,220 @@
+"""Ingest: hand-counted cleaning on a tiny log, and one clear message per kind of bad input."""
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from seglib.config import validate_params
+from seglib.engine import connect
+from seglib.errors import InputDataError
+from seglib.features import build_features
+from seglib.ingest import run_ingest
+from tests.conftest import SHARED_DATA, TX_HEADER, tx_params, write_params
+
+
+def _params(tmp_path, data):
+    return validate_params(data, str(write_params(tmp_path, data)))
+
+
+def test_tiny_log_counts_add_up(tmp_path, tiny_params):
+    """Each dropped row is counted under its rule, and read = kept + dropped (10 = 6 + 4)."""
+    result = run_ingest(tiny_params, tmp_path / "run")
+    acc = result.account
+    drops = {s["rule"]: s["rows"] for s in acc.steps if s["action"] == "dropped"}
+    assert acc.rows_read == 10
+    assert drops == {
+        "missing customer id": 1,
+        "not a product": 1,
+        "zero or negative price": 1,
+        "exact duplicate of an earlier row": 1,
+    }
+    assert acc.rows_kept == 6
+    assert acc.customers_before == 3 and acc.customers_after == 3
+    issues = {i["issue"]: i["rows"] for i in acc.issues}
+    assert issues["rows on cancelled orders"] == 1
+    assert issues["exact duplicate rows (all columns equal to an earlier row)"] == 1
+    assert acc.snapshot_date == "2024-01-21"
+
+
+def test_features_worked_out_by_hand(tmp_path, tiny_params):
+    """Recency, frequency, monetary, tenure and the rest equal the values computed by hand."""
+    run = tmp_path / "run"
+    run_ingest(tiny_params, run)
+    f = build_features(tiny_params, run).table
+    c1 = f.loc["c1"]
+    assert c1.frequency == 2
+    assert c1.monetary == pytest.approx(28.0)          # 10 + 3 + 20 - 5 (cancellation netted)
+    assert c1.recency_days == 10                       # 2024-01-21 00:00 - 2024-01-10 09:30 = 10.6 days
+    assert c1.tenure_days == 19                        # 2024-01-21 00:00 - 2024-01-01 10:00 = 19.6 days
+    assert c1.avg_order_value == pytest.approx(16.5)   # 33 / 2 orders
+    assert c1.return_rate == pytest.approx(5 / 33)
+    assert c1.items_per_order == pytest.approx(3.5)    # (2 + 1 + 4) / 2
+    assert c1.mean_days_between_orders == pytest.approx(8 + 23.5 / 24)
+    assert f.loc["c2"].monetary == pytest.approx(5.0) and f.loc["c2"].recency_days == 15
+    assert f.loc["c3"].recency_days == 0 and math.isnan(f.loc["c3"].mean_days_between_orders)
+
+
+def test_drop_cancellations_policy(tmp_path, tiny_log):
+    """cancellations: drop removes the C-invoice line and counts it."""
+    data = tx_params(cleaning={"cancellations": "drop", "non_product_codes": ["POST"], "outliers": {"method": "none"}})
+    acc = run_ingest(_params(tmp_path, data), tmp_path / "run").account
+    assert {s["rule"]: s["rows"] for s in acc.steps}["cancellation"] == 1
+    assert acc.rows_kept == 5
+
+
+def _expect(tmp_path, data, *fragments):
+    with pytest.raises(InputDataError) as err:
+        run_ingest(_params(tmp_path, data), tmp_path / "run")
+    msg = str(err.value)
+    for fragment in fragments:
+        assert fragment in msg, msg
+    return msg
+
+
+def test_missing_file(tmp_path):
+    """A file that does not exist is named, with the fix."""
+    _expect(tmp_path, tx_params("nothere.csv"), "file not found", "nothere.csv", "Fix the 'path'")
+
+
+def test_empty_file(tmp_path):
+    """A 0-byte file says it is empty."""
+    (tmp_path / "tx.csv").write_text("")
+    _expect(tmp_path, tx_params(), "tx.csv", "empty")
+
+
+def test_header_only_file(tmp_path):
+    """A file with a header and no rows says so."""
+    (tmp_path / "tx.csv").write_text(TX_HEADER)
+    _expect(tmp_path, tx_params(), "tx.csv", "no data rows")
+
+
+def test_mapped_column_missing_lists_columns(tmp_path, tiny_log):
+    """A mapped column that is not in the file is named, with the columns that are."""
+    data = tx_params()
+    data["input"]["transactions"]["columns"]["unit_price"] = "Price"
+    _expect(tmp_path, data, "columns.unit_price names 'Price'", "'UnitPrice'", "columns found")
+
+
+def test_unparseable_dates_show_examples(tmp_path):
+    """A timestamp column that does not parse shows failing examples and the date_format fix."""
+    rows = "".join(f"{i},A,1,someday {i},1.0,c{i},UK\n" for i in range(5))
+    (tmp_path / "tx.csv").write_text(TX_HEADER + rows)
+    _expect(tmp_path, tx_params(), "timestamp column", "'someday 0'", "date_format")
+
+
+def test_ambiguous_dates_are_never_guessed(tmp_path):
+    """01/02/2024 could be either order: seglib asks for date_format instead of guessing."""
+    rows = "".join(f"{i},A,1,0{i + 1}/02/2024 10:00,1.0,c{i},UK\n" for i in range(5))
+    (tmp_path / "tx.csv").write_text(TX_HEADER + rows)
+    _expect(tmp_path, tx_params(), "day-first", "month-first", "date_format")
+
+
+def test_date_format_param_reads_day_first(tmp_path):
+    """With date_format set, day-first dates are read as such."""
+    rows = "".join(f"{i},A,1,0{i + 1}/02/2024 10:00,1.0,c{i},UK\n" for i in range(5))
+    (tmp_path / "tx.csv").write_text(TX_HEADER + rows)
+    data = tx_params()
+    data["input"]["transactions"]["date_format"] = "%d/%m/%Y %H:%M"
+    acc = run_ingest(_params(tmp_path, data), tmp_path / "run").account
+    assert acc.kept_date_range[0].startswith("2024-02-01")
+
+
+def test_amounts_that_are_text(tmp_path):
+    """A price column holding text names the column and shows examples."""
+    rows = "".join(f"{i},A,1,2024-01-0{i + 1} 10:00:00,cheap,c{i},UK\n" for i in range(5))
+    (tmp_path / "tx.csv").write_text(TX_HEADER + rows)
+    _expect(tmp_path, tx_params(), "'UnitPrice'", "not a number", "'cheap'")
+
+
+def test_unexpected_encoding(tmp_path):
+    """Latin-1 bytes read as UTF-8 give the line and the encoding fix."""
+    rows = "1,A,1,2024-01-01 10:00:00,1.0,c1,Curaçao\n"
+    (tmp_path / "tx.csv").write_bytes((TX_HEADER + rows).encode("latin-1"))
+    _expect(tmp_path, tx_params(), "not valid utf-8", "line 2", "encoding: latin-1")
+
+
+def test_latin1_with_param_reads(tmp_path):
+    """The same file reads when the params say encoding: latin-1."""
+    rows = "1,A,1,2024-01-01 10:00:00,1.0,c1,Curaçao\n2,A,1,2024-01-02 10:00:00,1.0,c2,UK\n3,A,1,2024-01-02 10:00:00,1.0,c3,UK\n"
+    (tmp_path / "tx.csv").write_bytes((TX_HEADER + rows).encode("latin-1"))
+    data = tx_params()
+    data["input"]["transactions"]["encoding"] = "latin-1"
+    assert run_ingest(_params(tmp_path, data), tmp_path / "run").account.rows_kept == 3
+
+
+def test_semicolon_decimal_comma(tmp_path):
+    """A European export (semicolons, decimal comma, BOM, CRLF) is detected and read."""
+    text = TX_HEADER.replace(",", ";") + "1;A;2;2024-01-01 10:00:00;2,50;c1;DE\r\n2;A;1;2024-01-02 10:00:00;1.234,00;c2;DE\r\n3;A;1;2024-01-03 10:00:00;1,00;c3;DE\r\n"
+    (tmp_path / "tx.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").replace("\r\r", "\r").encode())
+    data = tx_params()
+    data["input"]["transactions"]["decimal"] = ","
+    run = tmp_path / "run"
+    run_ingest(_params(tmp_path, data), run)
+    clean = pd.read_parquet(run / "clean_transactions.parquet").set_index("customer_id")
+    assert clean.loc["c1", "amount"] == pytest.approx(5.0)
+    assert clean.loc["c2", "amount"] == pytest.approx(1234.0)
+
+
+def test_all_rows_filtered_out(tmp_path, tiny_log):
+    """An analysis window after all the data says every row was removed, and by what."""
+    data = tx_params(cleaning={"start": "2030-01-01"})
+    _expect(tmp_path, data, "every one of the 10 rows", "before the analysis window", "loosen")
+
+
+def test_fewer_customers_than_segments(tmp_path, tiny_log):
+    """Three customers cannot make k_min = 5 segments: a clear message, not a crash later."""
+    data = tx_params(clustering={"k_min": 5, "k_max": 6})
+    _expect(tmp_path, data, "only 3 customer(s)", "clustering.k_min = 5")
+
+
+def _customer_params(tmp_path, body: str, id_column="id"):
+    (tmp_path / "cust.csv").write_text(body)
+    data = {"client": "t", "input": {"customers": {"path": "cust.csv", "id_column": id_column}},
+            "clustering": {"k_min": 2, "k_max": 3}}
+    return _params(tmp_path, data)
+
+
+def test_customer_table_duplicate_ids(tmp_path):
+    """Duplicate ids in a customer table are refused with examples and file lines."""
+    params = _customer_params(tmp_path, "id,age\na,1\nb,2\na,3\n")
+    with pytest.raises(InputDataError, match=r"ids appear more than once \(e.g. 'a'; file lines 2, 4\)"):
+        run_ingest(params, tmp_path / "run")
+
+
+def test_customer_table_without_id_gets_stable_ids(tmp_path):
+    """With no id column every row gets row-N from its position, and the account says so."""
+    params = _customer_params(tmp_path, "age,city\n30,Oslo\n40,Rome\n50,Oslo\n", id_column=None)
+    result = run_ingest(params, tmp_path / "run")
+    table = pd.read_parquet(tmp_path / "run" / "customers.parquet")
+    assert list(table.index) == ["row-1", "row-2", "row-3"]
+    assert any("row-N" in n for n in result.customer_account.notes)
+    assert str(table["city"].dtype) == "category" and table["age"].dtype == "float64"
+
+
+def test_customer_table_text_in_numeric_column_is_counted(tmp_path):
+    """A stray word in a numeric column becomes missing and is counted as changed."""
+    body = "id,spend\n" + "".join(f"c{i},{i}\n" for i in range(30)) + "cx,unknown\n"
+    result = run_ingest(_customer_params(tmp_path, body), tmp_path / "run")
+    changed = [s for s in result.customer_account.steps if s["action"] == "changed"]
+    assert changed and changed[0]["rows"] == 1
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "online_retail").exists(), reason="../shared/data is not present")
+def test_online_retail_known_figures(tmp_path):
+    """The UCI Online Retail export reproduces the figures its README states."""
+    from seglib.config import load_params
+    from seglib.ingest import ingest_transactions
+
+    params = load_params(Path(__file__).resolve().parents[1] / "params" / "online_retail.yaml")
+    acc = ingest_transactions(connect(params.engine), params, tmp_path)
+    issues = {i["issue"]: i["rows"] for i in acc.issues}
+    assert acc.rows_read == 541_909
+    assert issues["rows without a customer id"] == 135_080
+    assert issues["rows on cancelled orders"] == 9_288
+    assert issues["exact duplicate rows (all columns equal to an earlier row)"] == 5_268
+    assert issues["rows with unit price 0"] == 2_515
+    assert issues["negative-quantity rows not on cancelled orders (returns)"] == 1_336
+    assert acc.customers_before == 4_372
+    acc.check()
