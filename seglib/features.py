@@ -40,6 +40,7 @@ FEATURES_FILE = "features.parquet"
 DICTIONARY_FILE = "feature_dictionary.csv"
 META_FILE = "features.json"
 MAX_SHARE_LEVELS = 8
+MONEY = "decimal(38, 6)"
 
 TRANSACTION_FEATURES = {
     # name: (meaning, unit, skewed)
@@ -105,8 +106,10 @@ def customer_aggregates(clean: ir.Table, snapshot: str, share_levels: dict[str, 
     has_qty = "quantity" in clean.columns
     sign = clean.quantity if has_qty else clean.amount
     purchase = (sign > 0) & ~clean.is_cancellation
-    amount = clean.amount
-    zero = ibis.literal(0.0)
+    # Money is summed as an exact decimal: floating-point sums in a parallel engine depend
+    # on the order of the rows, and the same data must give the same numbers every run.
+    amount = clean.amount.cast(MONEY)
+    zero = ibis.literal(0).cast(MONEY)
     aggs = {
         "frequency": clean.order_id.nunique(where=purchase),
         "monetary": amount.sum(),
@@ -116,13 +119,15 @@ def customer_aggregates(clean: ir.Table, snapshot: str, share_levels: dict[str, 
         "last_ts": clean.timestamp.max(where=purchase),
     }
     if has_qty:
-        aggs["items"] = clean.quantity.sum(where=purchase)
+        aggs["items"] = clean.quantity.cast(MONEY).sum(where=purchase)
     for column, levels in share_levels.items():
         for level in levels:
             hit = purchase & (clean[column].fill_null("(missing)") == level)
             aggs[f"{column}__{level}"] = amount.sum(where=hit)
     per = clean.group_by(customer_id=clean.customer_id).aggregate(**aggs)
     per = per.filter(per.frequency > 0)
+    per = per.mutate(**{c: per[c].cast("float64") for c in per.columns if per[c].type().is_decimal()})
+    zero = ibis.literal(0.0)
     first = per.first_ts.epoch_seconds()
     last = per.last_ts.epoch_seconds()
     out = {
@@ -155,7 +160,7 @@ def _share_levels(clean: ir.Table) -> dict[str, list[str]]:
             continue
         top = (
             clean.group_by(level=clean[column].fill_null("(missing)"))
-            .aggregate(value=clean.amount.sum())
+            .aggregate(value=clean.amount.cast(MONEY).sum())
             .order_by([ibis.desc("value"), "level"])
             .limit(MAX_SHARE_LEVELS)
             .to_pandas()

@@ -278,7 +278,7 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         customers=written.customer_id.nunique(),
         first=written.timestamp.min(),
         last=written.timestamp.max(),
-        revenue=written.amount.sum(),
+        revenue=written.amount.cast("decimal(38, 6)").sum().cast("float64"),
         outliers=written.is_outlier.sum(),
     ).to_pandas().iloc[0]
     rows_kept = int(after["rows"])

@@ -117,3 +117,56 @@ def test_cli_prints_one_line_error_for_missing_column(tmp_path, capsys):
     assert main(["run", str(path), "--reports", str(tmp_path / "r")]) == 1
     err = capsys.readouterr().err
     assert "columns.customer_id names 'cust'" in err and "Traceback" not in err
+
+
+def test_scoring_the_training_export_reproduces_the_labels(small_params, finished_run, tmp_path):
+    """Scoring the run's own input through the saved cleaning, features and model gives the run's segments."""
+    from seglib.score import score
+
+    path, folder = small_params
+    result = score(finished_run.folder, folder / "data" / "transactions.csv", tmp_path / "scored")
+    run = pd.read_csv(finished_run.folder / "exports" / "all_assignments.csv", dtype={"customer_id": str})
+    merged = run.merge(result.assignments, on="customer_id", suffixes=("_run", "_scored"))
+    assert len(merged) == len(run)
+    assert (merged["segment_id_run"] == merged["segment_id_scored"]).all()
+    assert int(result.migration.to_numpy().trace()) == len(run)
+
+
+def test_scoring_other_data_assigns_everyone(finished_run, tmp_path):
+    """A log generated with another seed is scored in full; the migration table adds up to the shared ids."""
+    from seglib.datasets import write_demo_data
+    from seglib.score import score
+
+    paths = write_demo_data(tmp_path / "new", n_customers=300, n_table_customers=20, seed=11)
+    result = score(finished_run.folder, paths["transactions"], tmp_path / "scored")
+    assert result.assignments["segment_name"].notna().all() and len(result.assignments) > 250
+    run_ids = set(pd.read_parquet(finished_run.folder / "assignments.parquet").index)
+    shared = len(run_ids & set(result.assignments["customer_id"]))
+    assert int(result.migration.to_numpy().sum()) == shared
+
+
+HOSTILE = '<script>alert("x")</script>'
+
+
+def test_client_text_is_escaped_in_the_report(tmp_path):
+    """Column names and category values holding HTML reach report.html only escaped."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 240
+    group = np.repeat([0, 1, 2], n // 3)
+    frame = pd.DataFrame({
+        "id": [f"<b>{i}</b>" for i in range(n)],
+        f"spend {HOSTILE}": rng.normal([100, 500, 900], 30, size=(n // 3, 3)).T.ravel()[np.argsort(np.argsort(group))],
+        "visits<img src=x onerror=alert(1)>": rng.normal(10, 2, n) + group * 10,
+        "tier": np.where(group == 2, HOSTILE, np.where(group == 1, "<i>silver</i>", "basic")),
+    })
+    frame.to_csv(tmp_path / "hostile.csv", index=False)
+    data = {"client": "hostile", "seed": 1, "input": {"customers": {"path": "hostile.csv", "id_column": "id"}},
+            "clustering": {"k_min": 2, "k_max": 4, "families": ["kmeans", "gmm"], "n_resamples": 2}}
+    params = tmp_path / "hostile.yaml"
+    params.write_text(yaml.safe_dump(data))
+    result = run_pipeline(params, tmp_path / "reports", progress=lambda _: None)
+    html = result.report.read_text()
+    assert "<script>" not in html and "<img src=x" not in html and "<i>silver</i>" not in html
+    assert "&lt;script&gt;" in html

@@ -1,0 +1,87 @@
+"""Scoring: assign the customers of a new export to a finished run's segments.
+
+The new file goes through the run's own cleaning policy and feature definitions (the
+same :mod:`seglib.ingest` and :mod:`seglib.features` code, with the run's params),
+then the run's saved model assigns each customer. Customers present in both the run
+and the new export are compared: the migration table says who moved where.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from seglib.config import Params, validate_params
+from seglib.errors import InputDataError
+
+
+@dataclass
+class ScoreResult:
+    folder: Path
+    assignments: pd.DataFrame
+    migration: pd.DataFrame
+
+
+def run_params(run_folder: Path) -> Params:
+    """The params a run used, with relative paths still read from the original params file's folder."""
+    manifest_path = run_folder / "manifest.json"
+    if not manifest_path.exists() or not (run_folder / "params.yaml").exists():
+        raise InputDataError(f"{run_folder}: not a seglib run folder (no manifest.json / params.yaml)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("outcome") != "complete":
+        raise InputDataError(f"{run_folder}: the run did not complete (outcome: {manifest.get('outcome')}); score with a complete run")
+    data = yaml.safe_load((run_folder / "params.yaml").read_text(encoding="utf-8"))
+    return validate_params(data, manifest["params_file"])
+
+
+def score_export(run_folder: Path, data: Path, out: Path | None = None) -> Path:
+    """Clean, featurise and assign a new export; write assignments and migration CSVs; return the folder."""
+    return score(run_folder, data, out).folder
+
+
+def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
+    from seglib.cluster import assign_segments, load_model
+    from seglib.features import build_features
+    from seglib.ingest import run_ingest
+    from seglib.pipeline import ASSIGNMENTS_FILE, MODEL_FILE, SEGMENTS_FILE
+
+    run_folder = Path(run_folder).resolve()
+    params = run_params(run_folder)
+    data = Path(data).resolve()
+    updated = params.model_dump()
+    updated["input"]["generate"] = None
+    role = "transactions" if params.input.transactions is not None else "customers"
+    updated["input"][role]["path"] = str(data)
+    new_params = validate_params(updated, params.source_file)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = Path(out) if out else run_folder / "scored" / f"{data.stem}-{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    run_ingest(new_params, folder)
+    features = build_features(new_params, folder)
+    features.save(folder)
+    model = load_model(run_folder / MODEL_FILE)
+    labels = assign_segments(model, features.table)
+    names = {int(k): v for k, v in json.loads((run_folder / SEGMENTS_FILE).read_text())["names"].items()}
+    assignments = pd.DataFrame({
+        "customer_id": labels.index,
+        "segment_id": labels.values,
+        "segment_name": [names.get(int(v), str(v)) for v in labels.values],
+    })
+    assignments.to_csv(folder / "assignments.csv", index=False)
+    before = pd.read_parquet(run_folder / ASSIGNMENTS_FILE)["segment"]
+    migration = migration_table(before, labels, names)
+    migration.to_csv(folder / "migration.csv")
+    return ScoreResult(folder, assignments, migration)
+
+
+def migration_table(before: pd.Series, after: pd.Series, names: dict[int, str]) -> pd.DataFrame:
+    """Customers in both: rows = segment before, columns = segment after, cells = customers."""
+    both = before.index.intersection(after.index)
+    name = lambda v: names.get(int(v), str(v))  # noqa: E731
+    table = pd.crosstab(before.loc[both].map(name).rename("before"), after.loc[both].map(name).rename("after"))
+    return table
