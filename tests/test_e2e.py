@@ -170,3 +170,27 @@ def test_client_text_is_escaped_in_the_report(tmp_path):
     html = result.report.read_text()
     assert "<script>" not in html and "<img src=x" not in html and "<i>silver</i>" not in html
     assert "&lt;script&gt;" in html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(finished_run, tmp_path):
+    """The report opens in headless Chromium offline, shows every section, and logs no console error."""
+    import subprocess
+
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={tmp_path}",
+         "--enable-logging=stderr", "--v=0", "--dump-dom", finished_run.report.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0
+    dom = proc.stdout
+    for section in ["Executive summary", "The segments", "Size and value", "A map of the customers",
+                    "How far to trust it", "Method", "Data quality", "Contents"]:
+        assert section in dom
+    assert dom.count("<img") >= 5
+    console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert not console, console
