@@ -213,7 +213,7 @@ def read_source(
                             f"{f}: sheet '{source.sheet}' not found (sheets: {', '.join(sheets)}); set 'sheet'"
                         ) from None
                     raise
-            table = con.create_table(f"excel_{abs(hash(str(path)))}", pd.concat(frames, ignore_index=True), overwrite=True)
+            table = materialize(con, ibis.memtable(pd.concat(frames, ignore_index=True)), "seglib_excel")
     except InputDataError:
         raise
     except Exception as exc:  # the engine's own message, with the file named

@@ -218,3 +218,66 @@ def test_online_retail_known_figures(tmp_path):
     assert issues["negative-quantity rows not on cancelled orders (returns)"] == 1_336
     assert acc.customers_before == 4_372
     acc.check()
+
+
+def _tiny_frame(tiny_log) -> pd.DataFrame:
+    return pd.read_csv(tiny_log, dtype=str, keep_default_na=False)
+
+
+def test_parquet_input_matches_csv(tmp_path, tiny_log):
+    """The same log as typed Parquet gives the same account as the CSV."""
+    frame = _tiny_frame(tiny_log).replace("", None)
+    frame["Quantity"] = frame["Quantity"].astype(int)
+    frame["UnitPrice"] = frame["UnitPrice"].astype(float)
+    frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"])
+    frame.to_parquet(tmp_path / "tx.parquet")
+    acc = run_ingest(_params(tmp_path, tx_params("tx.parquet")), tmp_path / "run").account
+    assert acc.rows_read == 10 and acc.rows_kept == 6
+    assert "timestamps read from a typed column" in acc.notes
+
+
+def test_excel_named_sheet(tmp_path, tiny_log):
+    """An Excel workbook is read from the sheet the params name; a wrong sheet lists the sheets."""
+    with pd.ExcelWriter(tmp_path / "tx.xlsx") as writer:
+        pd.DataFrame({"note": ["cover page"]}).to_excel(writer, sheet_name="Cover", index=False)
+        _tiny_frame(tiny_log).to_excel(writer, sheet_name="Orders", index=False)
+    data = tx_params("tx.xlsx")
+    data["input"]["transactions"]["sheet"] = "Orders"
+    assert run_ingest(_params(tmp_path, data), tmp_path / "run").account.rows_kept == 6
+    data["input"]["transactions"]["sheet"] = "Sales"
+    _expect(tmp_path, data, "sheet 'Sales' not found", "Cover, Orders")
+
+
+def test_glob_of_monthly_files(tmp_path, tiny_log):
+    """A glob of files of one schema is read as one log."""
+    lines = tiny_log.read_text().splitlines()
+    folder = tmp_path / "monthly"
+    folder.mkdir()
+    (folder / "2024-01a.csv").write_text("\n".join(lines[:6]) + "\n")
+    (folder / "2024-01b.csv").write_text("\n".join([lines[0]] + lines[6:]) + "\n")
+    acc = run_ingest(_params(tmp_path, tx_params("monthly/*.csv")), tmp_path / "run").account
+    assert acc.rows_read == 10 and acc.rows_kept == 6
+
+
+def test_glob_matching_nothing(tmp_path):
+    """A glob that matches no file says so."""
+    _expect(tmp_path, tx_params("monthly/*.csv"), "matches no file")
+
+
+def test_column_names_with_spaces_and_symbols(tmp_path):
+    """Quoted headers with spaces, parentheses and symbols map like any other column."""
+    header = '"Invoice No","Item (code)","Qty #","Date/Time","Price ($)","Customer ID","Country"\n'
+    rows = "".join(f"{i},A,1,2024-01-0{i + 1} 10:00:00,2.5,c{i},UK\n" for i in range(4))
+    (tmp_path / "tx.csv").write_text(header + rows)
+    data = tx_params()
+    data["input"]["transactions"]["columns"] = {
+        "customer_id": "Customer ID", "timestamp": "Date/Time", "quantity": "Qty #",
+        "unit_price": "Price ($)", "order_id": "Invoice No", "product": "Item (code)"}
+    assert run_ingest(_params(tmp_path, data), tmp_path / "run").account.rows_kept == 4
+
+
+def test_client_file_is_never_modified(tmp_path, tiny_log):
+    """Ingest reads the client's file and leaves its bytes untouched."""
+    before = tiny_log.read_bytes()
+    run_ingest(_params(tmp_path, tx_params()), tmp_path / "run")
+    assert tiny_log.read_bytes() == before
