@@ -152,10 +152,33 @@ class CleaningParams(_Strict):
         return str(value)
 
 
+class RfmRule(_Strict):
+    """One row of the ordered RFM rule map: a segment for an R-score range and an FM-score range."""
+
+    segment: str = Field(min_length=1)
+    r: tuple[int, int] = Field(description="inclusive range of the R score (1-5)")
+    fm: tuple[int, int] = Field(description="inclusive range of the mean of the F and M scores (1-5)")
+
+    @field_validator("r", "fm")
+    @classmethod
+    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = value
+        if not 1 <= lo <= hi <= 5:
+            raise ValueError(f"must be [low, high] with 1 <= low <= high <= 5 (got {list(value)})")
+        return value
+
+
 class FeatureParams(_Strict):
     use: list[str] | None = Field(None, description="features that feed the clustering; null = defaults")
     log_transform: bool = Field(True, description="log1p skewed money and count features")
     rfm_bins: int = Field(5, ge=2, le=10)
+    rfm_rules: list[RfmRule] | None = Field(
+        None, description="ordered RFM rule map (first match wins, 'Other' catches the rest); null = the classic map"
+    )
+    drop_correlated: float | None = Field(
+        None, gt=0.5, le=1.0,
+        description="leave out a clustering feature whose |Spearman correlation| with an earlier one exceeds this",
+    )
 
 
 class ClusteringParams(_Strict):

@@ -34,7 +34,7 @@ import pandas as pd
 from seglib.config import FeatureParams, Params
 from seglib.engine import connect
 from seglib.errors import InputDataError, ParamsError
-from seglib.rfm import rfm_scores
+from seglib.rfm import DEFAULT_RFM_RULES, rfm_scores
 
 FEATURES_FILE = "features.parquet"
 DICTIONARY_FILE = "feature_dictionary.csv"
@@ -231,7 +231,10 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
         snapshot = QualityAccount.load(run_dir / QUALITY_FILE).snapshot_date
         con = connect(params.engine)
         tx, tx_notes = transaction_features(con, run_dir / CLEAN_FILE, snapshot)
-        scores = rfm_scores(tx, bins=fp.rfm_bins)
+        rules = DEFAULT_RFM_RULES if fp.rfm_rules is None else tuple(
+            (rule.segment, rule.r, rule.fm) for rule in fp.rfm_rules
+        )
+        scores = rfm_scores(tx, bins=fp.rfm_bins, rules=rules)
         tx = tx.join(scores)
         parts.append(tx)
         notes += tx_notes
@@ -266,6 +269,9 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
             f"{params.source_file}: features.use names {unknown}, which are not features "
             f"(available: {', '.join(table.columns)})"
         )
+    if fp.drop_correlated is not None:
+        used, dropped = drop_near_duplicates(table, used, numeric, fp.drop_correlated)
+        notes += [f"'{a}' left out of the clustering: Spearman correlation {r:+.2f} with '{b}'" for a, b, r in dropped]
     log_columns = []
     if fp.log_transform:
         for c in numeric:
@@ -278,6 +284,26 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
                 log_columns.append(c)
     dictionary = _dictionary_rows(table, categorical, log_columns, used)
     return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot)
+
+
+def drop_near_duplicates(table: pd.DataFrame, used: list[str], numeric: list[str], threshold: float):
+    """Keep each used numeric feature unless it is near-duplicate of one kept before it.
+
+    Returns the kept list and ``(dropped, kept_partner, correlation)`` triples.
+
+    >>> t = pd.DataFrame({"a": [1, 2, 3, 4], "b": [2, 4, 6, 8.5], "c": [4, 1, 3, 2]})
+    >>> drop_near_duplicates(t, ["a", "b", "c"], ["a", "b", "c"], 0.95)
+    (['a', 'c'], [('b', 'a', 1.0)])
+    """
+    corr = table[[c for c in used if c in numeric]].corr(method="spearman")
+    kept, dropped = [], []
+    for name in used:
+        partner = next((k for k in kept if k in corr and name in corr and abs(corr.loc[name, k]) > threshold), None)
+        if partner is None:
+            kept.append(name)
+        else:
+            dropped.append((name, partner, round(float(corr.loc[name, partner]), 4)))
+    return kept, dropped
 
 
 def _is_skewed(values: pd.Series) -> bool:

@@ -35,8 +35,8 @@ def _score(values: pd.Series, bins: int, higher_is_better: bool) -> pd.Series:
     if n_bins < 1:
         return pd.Series(np.nan, index=values.index)
     scores = pd.qcut(ranks, n_bins, labels=False) + 1
-    if n_bins < bins:  # spread few customers over the 1..bins scale
-        scores = np.ceil(scores * bins / n_bins)
+    if n_bins < bins:  # spread few customers over the whole 1..bins scale
+        scores = np.round(1 + (scores - 1) * (bins - 1) / max(n_bins - 1, 1))
     return scores.astype("int64")
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from seglib.errors import ParamsError, StageError
 from seglib.runs import STAGES, run_pipeline
+from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,15 +176,13 @@ def test_client_text_is_escaped_in_the_report(tmp_path):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
-def test_report_renders_in_headless_chromium(finished_run, tmp_path):
-    """The report opens in headless Chromium offline, shows every section, and logs no console error."""
+def _render_in_chromium(report: Path, tmp_path: Path) -> None:
     import subprocess
 
     proc = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={tmp_path}",
-         "--enable-logging=stderr", "--v=0", "--dump-dom", finished_run.report.as_uri()],
+         "--enable-logging=stderr", "--v=0", "--dump-dom", report.as_uri()],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0
@@ -194,3 +193,20 @@ def test_report_renders_in_headless_chromium(finished_run, tmp_path):
     assert dom.count("<img") >= 5
     console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
     assert not console, console
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(finished_run, tmp_path):
+    """The demo report opens in headless Chromium offline, shows every section, and logs no console error."""
+    _render_in_chromium(finished_run.report, tmp_path)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(not (SHARED_DATA / "online_retail").exists(), reason="../shared/data is not present")
+def test_online_retail_report_in_chromium(tmp_path):
+    """The real Online Retail export runs end to end; its report renders with every section and no console error."""
+    result = run_pipeline(ROOT / "params" / "online_retail.yaml", tmp_path / "reports", progress=lambda _: None)
+    _render_in_chromium(result.report, tmp_path)
+    meta = json.loads((result.folder / "clustering.json").read_text())
+    assert 3 <= meta["segments"] <= 7 and len(meta["families"]) >= 5
+    assert result.report.stat().st_size < 5 * 1024 * 1024

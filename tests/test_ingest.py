@@ -281,3 +281,31 @@ def test_client_file_is_never_modified(tmp_path, tiny_log):
     before = tiny_log.read_bytes()
     run_ingest(_params(tmp_path, tx_params()), tmp_path / "run")
     assert tiny_log.read_bytes() == before
+
+
+def test_rfm_rules_from_params(tmp_path, tiny_log):
+    """An RFM rule map in the params replaces the classic one; unmatched customers fall in 'Other'."""
+    data = tx_params(features={"rfm_rules": [{"segment": "Best", "r": [5, 5], "fm": [1, 5]}]})
+    params = _params(tmp_path, data)
+    run_ingest(params, tmp_path / "run")
+    f = build_features(params, tmp_path / "run").table
+    assert set(f["rfm_segment"]) <= {"Best", "Other"} and "Best" in set(f["rfm_segment"])
+
+
+def test_bad_rfm_rule_range_is_a_params_error(tmp_path):
+    """An R range outside 1-5 is refused naming the key."""
+    from seglib.errors import ParamsError
+
+    data = tx_params(features={"rfm_rules": [{"segment": "Best", "r": [0, 9], "fm": [1, 5]}]})
+    with pytest.raises(ParamsError, match=r"features.rfm_rules.0.r"):
+        _params(tmp_path, data)
+
+
+def test_near_duplicate_features_are_left_out(tmp_path, tiny_log):
+    """drop_correlated leaves out a feature that duplicates an earlier one, and says so."""
+    data = tx_params(features={"use": ["monetary", "avg_order_value", "recency_days"], "drop_correlated": 0.9})
+    params = _params(tmp_path, data)
+    run_ingest(params, tmp_path / "run")
+    fs = build_features(params, tmp_path / "run")
+    assert "monetary" in fs.used and len(fs.used) < 3
+    assert any("left out of the clustering" in n for n in fs.notes)
