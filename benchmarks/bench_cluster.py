@@ -13,9 +13,12 @@ k-prototypes (no categorical columns) runs with the default settings.
 
 from __future__ import annotations
 
+import os
+import platform
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,10 +67,20 @@ def main(argv: list[str]) -> None:
         rows.append(run(n))
         print(f"done {rows[-1]['customers']} customers in {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
     header = list(rows[0])
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(str(row[h]) for h in header) + " |")
+    lines = [
+        "# Clustering comparison benchmark",
+        "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, Python {platform.python_version()}; "
+        f"run on {time.strftime('%Y-%m-%d')}: `bench_cluster.py {' '.join(argv)}`.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(str(row[h]) for h in header) + " |" for row in rows]
+    print("\n".join(lines))
+    out = Path(__file__).resolve().parent / "results" / "cluster.md"
+    out.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

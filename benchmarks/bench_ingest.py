@@ -91,6 +91,7 @@ print(json.dumps({"ingest_s": t1 - t0, "features_s": t2 - t1, "total_s": t2 - t0
 RAW_DUCKDB = r"""
 import json, resource, sys, time, duckdb
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 t0 = time.perf_counter()
 n = con.execute('''
   SELECT count(*) FROM (
@@ -128,7 +129,7 @@ print(json.dumps(out))
 
 def run(code: str, *args: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    lines = [ln[ln.index("{"):] for ln in proc.stdout.splitlines() if "{" in ln]
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:120]}
     return json.loads(lines[-1])

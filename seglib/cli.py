@@ -31,6 +31,30 @@ def _demo(args) -> int:
     return 0
 
 
+def _batch(args) -> int:
+    from seglib.batch import run_batch, summary_table
+    from seglib.runs import project_root
+
+    reports = Path(args.reports) if args.reports else project_root() / "reports"
+    rows = run_batch(args.params, reports, jobs=args.jobs)
+    print(summary_table(rows).to_string(index=False))
+    print(f"Index: {reports.resolve() / 'index.html'}")
+    return 1 if any(r.status != "complete" for r in rows) else 0
+
+
+def _rerun(args) -> int:
+    from seglib.runs import run_pipeline
+
+    folder = Path(args.run_folder)
+    if not (folder / "params.yaml").exists():
+        print(f"error: {folder}: not a seglib run folder (no params.yaml)", file=sys.stderr)
+        return 1
+    result = run_pipeline(folder / "params.yaml", args.reports or folder.parent.parent)
+    print(f"Run complete: {result.folder}")
+    print(f"Report: {result.report}")
+    return 0
+
+
 def _score(args) -> int:
     from seglib.score import score_export
 
@@ -49,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the built-in synthetic demo (params/demo.yaml)")
     demo.add_argument("--reports", default=None)
     demo.set_defaults(func=_demo)
+    batch = sub.add_parser("batch", help="one run per params file (files or folders), several at once")
+    batch.add_argument("params", nargs="+", help="params files or folders of them")
+    batch.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process")
+    batch.add_argument("--reports", default=None)
+    batch.set_defaults(func=_batch)
+    rerun = sub.add_parser("rerun", help="run again from a run folder's saved params (same inputs, same seed)")
+    rerun.add_argument("run_folder")
+    rerun.add_argument("--reports", default=None, help="default: the reports folder holding the run")
+    rerun.set_defaults(func=_rerun)
     score = sub.add_parser("score", help="assign customers of a new export to a run's segments")
     score.add_argument("run_folder")
     score.add_argument("data", help="new transaction export or customer table (same layout as the run's input)")

@@ -53,8 +53,7 @@ def connect(engine: EngineParams | None = None, workdir: Path | None = None) -> 
             config["temp_directory"] = str(workdir / "spill")
         if engine.threads:
             config["threads"] = engine.threads
-        if engine.memory_limit:
-            config["memory_limit"] = engine.memory_limit
+        config["memory_limit"] = engine.memory_limit or default_memory_limit()
         # No progress bar: it would print into notebooks and logs (in Jupyter DuckDB would
         # want ipywidgets for it).
         con = ibis.duckdb.connect(**config)
@@ -74,6 +73,13 @@ def connect(engine: EngineParams | None = None, workdir: Path | None = None) -> 
     if engine.memory_limit:
         builder = builder.config("spark.driver.memory", engine.memory_limit.replace("B", ""))
     return ibis.pyspark.connect(builder.getOrCreate())
+
+
+def default_memory_limit() -> str:
+    """DuckDB's memory cap when the params set none: 40% of RAM, at most 6 GB (it spills beyond)."""
+    import psutil
+
+    return f"{min(6.0, 0.4 * psutil.virtual_memory().total / 2**30):.1f}GB"
 
 
 def materialize(con: ibis.BaseBackend, expr: ibis.Table, name: str) -> ibis.Table:

@@ -23,6 +23,7 @@ numbers:
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -229,8 +230,11 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
     tx_cols: list[str] = []
     if params.input.transactions is not None:
         snapshot = QualityAccount.load(run_dir / QUALITY_FILE).snapshot_date
-        con = connect(params.engine)
+        scratch = run_dir / "_staging"
+        con = connect(params.engine, workdir=scratch)
         tx, tx_notes = transaction_features(con, run_dir / CLEAN_FILE, snapshot)
+        con.disconnect()
+        shutil.rmtree(scratch, ignore_errors=True)
         rules = DEFAULT_RFM_RULES if fp.rfm_rules is None else tuple(
             (rule.segment, rule.r, rule.fm) for rule in fp.rfm_rules
         )

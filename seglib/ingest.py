@@ -221,7 +221,7 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         aggs[f"bad_{role}"] = typed[f"__bad_{role}"].sum()
     for i, name in enumerate(raw_columns):
         column = typed[name]
-        missing = column.isnull() | (column.strip() == "") if column.type().is_string() else column.isnull()
+        missing = column.isnull() | (column == "") if column.type().is_string() else column.isnull()
         aggs[f"missing_{i}"] = missing.fill_null(True).sum()
     for code, label in enumerate(RULE_ORDER, start=1):
         aggs[f"drop_{label}"] = (typed["__reason"] == code).sum()
@@ -248,8 +248,9 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         )
     if params.cleaning.duplicates == "drop":
         # Exact duplicates: distinct over the raw columns only (narrower keys), then type again.
-        # Typed columns are functions of the raw ones, so this is distinct over the raw columns.
-        kept = kept.drop(*[c for c in kept.columns if c.startswith("__bad_")], "__reason").distinct()
+        # Exact duplicates are judged on the raw columns (narrow keys); the kept rows are then typed again.
+        kept, _ = _typed(kept.select(raw_columns).distinct(), params, date_format=info["date_format"])
+        kept = kept.mutate(__cancel=_is_cancellation(kept, params))
     canon = [c for c in kept.columns if c.startswith("__") and not c.startswith("__bad_") and c != "__reason"]
     clean = kept.select(**{c.removeprefix("__"): kept[c] for c in canon})
     clean = clean.rename(is_cancellation="cancel")

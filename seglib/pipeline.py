@@ -98,6 +98,7 @@ class SegmentSummary:
     rule_quality: pd.DataFrame
     actions: dict[int, list]
     exports: pd.DataFrame = field(default_factory=pd.DataFrame)
+    mix: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def rules_table(self) -> pd.DataFrame:
         rows = [{"segment": self.names[k], "rule": self.rules.get(k, "")} for k in self.names]
@@ -148,6 +149,10 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     summary = SegmentSummary(names, kpis.reset_index(drop=True), tests, zscores, traits, rules, agreement,
                              quality, actions)
     summary.exports = write_exports(run_dir, table, labels, names)
+    if categorical:
+        mix = profile.attribute_mix(table, labels, categorical)
+        mix.insert(0, "segment_name", mix["segment"].map(lambda k: names.get(int(k), str(k))))
+        summary.mix = mix
     _save_summary(run_dir, summary)
     return summary
 
@@ -187,6 +192,8 @@ def _save_summary(run_dir: Path, s: SegmentSummary) -> None:
     s.tests.to_csv(run_dir / "tests.csv", index=False)
     s.zscores.to_csv(run_dir / "zscores.csv")
     s.rule_quality.to_csv(run_dir / "rule_quality.csv")
+    if not s.mix.empty:
+        s.mix.to_csv(run_dir / "attribute_mix.csv", index=False)
     data = {
         "names": {str(k): v for k, v in s.names.items()},
         "traits": {str(k): v for k, v in s.traits.items()},

@@ -265,8 +265,15 @@ class RunReport:
         view = view.round({"silhouette": 2, "davies_bouldin": 2, "stability": 2, "min_share": 3,
                            "calinski_harabasz": 0, "bic": 0})
         used = ", ".join(self.features.used)
+        value = (
+            "<p>Value: <b>historic revenue per customer</b> over the analysis window (net of returns and "
+            "cancellations, in the currency of the data); no forecast of future value is made. Churn risk: a "
+            "customer is at risk when the days since their last order exceed twice their own mean gap between "
+            "orders (for one-order customers, twice the median gap of all customers).</p>"
+            if "monetary" in self.features.table else ""
+        )
         text = (
-            f"<p>Chosen model: <b>{esc(c['chosen'])}</b>. {esc(c['reason'])}</p>"
+            f"<p>Chosen model: <b>{esc(c['chosen'])}</b>. {esc(c['reason'])}</p>{value}"
             f"<p>Families compared: {esc(', '.join(c['families']))}. Features used: {esc(used)} "
             f"(money and count features log-transformed, all standardised). Fitted on: {esc(c.get('fitted_on', ''))}; "
             f"scores on: {esc(c.get('scores_on', ''))}.</p>"

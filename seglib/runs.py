@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
 from seglib.config import Params, dump_params, load_params
 from seglib.errors import StageError
@@ -116,6 +117,17 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
+def with_absolute_paths(params: Params) -> Params:
+    """A copy whose input paths are absolute, so the run folder's params.yaml works from anywhere."""
+    data = params.model_dump()
+    for role in ("transactions", "customers"):
+        if data["input"].get(role):
+            data["input"][role]["path"] = str(params.resolve(data["input"][role]["path"]))
+    copy = Params.model_validate(data)
+    copy.source_file = params.source_file
+    return copy
+
+
 @dataclass
 class RunResult:
     folder: Path
@@ -159,7 +171,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     run_id = _new_run_id(client_dir)
     tmp = client_dir / f".tmp-{run_id}"
     tmp.mkdir()
-    (tmp / "params.yaml").write_text(dump_params(params), encoding="utf-8")
+    (tmp / "params.yaml").write_text(dump_params(with_absolute_paths(params)), encoding="utf-8")
     kernel = ensure_kernel()
     manifest = {
         "client": params.client,
@@ -197,11 +209,11 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
                 f"{params.client}: stage {stage} failed in cell {exc.exec_count or exc.cell_index} "
                 f"({exc.ename}): {_first_line(exc.evalue)}"
             )
-            return _fail(tmp, client_dir, run_id, manifest, message, out_nb)
+            _fail(tmp, client_dir, run_id, manifest, message, out_nb)
         except Exception as exc:  # kernel died, notebook missing, …
             manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2), "outcome": "failed"})
             message = f"{params.client}: stage {stage} could not run ({type(exc).__name__}: {_first_line(str(exc))})"
-            return _fail(tmp, client_dir, run_id, manifest, message, out_nb)
+            _fail(tmp, client_dir, run_id, manifest, message, out_nb)
         manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2), "outcome": "ok"})
         _write_manifest(tmp, manifest)
     progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: rendering HTML …")
@@ -231,7 +243,7 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def _fail(tmp: Path, client_dir: Path, run_id: str, manifest: dict, message: str, notebook: Path) -> RunResult:
+def _fail(tmp: Path, client_dir: Path, run_id: str, manifest: dict, message: str, notebook: Path) -> NoReturn:
     manifest["outcome"] = "failed"
     manifest["error"] = message
     manifest["finished"] = datetime.now(timezone.utc).isoformat()

@@ -28,7 +28,7 @@ class ScoreResult:
 
 
 def run_params(run_folder: Path) -> Params:
-    """The params a run used, with relative paths still read from the original params file's folder."""
+    """The params a run used (its params.yaml holds absolute input paths)."""
     manifest_path = run_folder / "manifest.json"
     if not manifest_path.exists() or not (run_folder / "params.yaml").exists():
         raise InputDataError(f"{run_folder}: not a seglib run folder (no manifest.json / params.yaml)")

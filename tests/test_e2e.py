@@ -66,13 +66,14 @@ def test_report_is_for_stakeholders(finished_run):
     assert len(exports) == exports["customer_id"].nunique() > 500
 
 
-def test_same_inputs_same_assignments(small_params, finished_run):
-    """A second run with the same data, params and seed gives identical segment assignments."""
-    path, folder = small_params
-    again = run_pipeline(path, folder / "reports", progress=lambda _: None)
-    a = (finished_run.folder / "exports" / "all_assignments.csv").read_bytes()
-    b = (again.folder / "exports" / "all_assignments.csv").read_bytes()
-    assert a == b
+def test_rerun_gives_identical_assignments_and_numbers(finished_run):
+    """`seglib rerun <run-folder>` (same data, params, seed) gives byte-identical assignments, KPIs and scores."""
+    from seglib.cli import main
+
+    assert main(["rerun", str(finished_run.folder)]) == 0
+    again = sorted(p for p in finished_run.folder.parent.glob("2*") if p != finished_run.folder)[-1]
+    for name in ("exports/all_assignments.csv", "kpis.csv", "comparison.csv", "features.parquet"):
+        assert (finished_run.folder / name).read_bytes() == (again / name).read_bytes(), name
 
 
 def test_failing_stage_names_notebook_and_keeps_it(small_params, tmp_path):
