@@ -79,6 +79,7 @@ class _Settings:
     numeric: list
     categorical: list
     log_columns: list
+    winsorize: float
     k_min: int
     k_max: int
     min_share: float
@@ -94,6 +95,8 @@ class _Settings:
 
     def check(self, n: int) -> None:
         """Raise ParamsError naming the first bad parameter, InputDataError if n < k_min."""
+        if not 0.0 <= self.winsorize < 0.5:
+            raise ParamsError(f"'winsorize' must be in [0, 0.5) (got {self.winsorize})")
         if int(self.k_min) != self.k_min or self.k_min < 2:
             raise ParamsError(f"'k_min' must be an integer >= 2 (got {self.k_min})")
         if int(self.k_max) != self.k_max or self.k_max < self.k_min:
@@ -135,6 +138,7 @@ def compare_models(
     numeric,
     categorical=(),
     log_columns=(),
+    winsorize: float = 0.0,
     k_min: int = 3,
     k_max: int = 7,
     min_share: float = 0.03,
@@ -156,6 +160,9 @@ def compare_models(
         One row per customer (index = customer id).
     numeric, categorical, log_columns : list of str
         Feature columns, as in :func:`make_preprocessor`.
+    winsorize : float
+        Clip numeric features to their ``[w, 1 - w]`` quantiles before transforming
+        (0 = off), as in :func:`make_preprocessor`.
     k_min, k_max : int
         Feasible numbers of segments. Each family is also fitted at ``k_min - 1`` and
         ``k_max + 1`` (at least 2) so plots show the neighbourhood.
@@ -198,7 +205,7 @@ def compare_models(
     if not isinstance(features, pd.DataFrame):
         raise InputDataError(f"features must be a pandas DataFrame (got {type(features).__name__})")
     opts = _Settings(
-        list(numeric), list(categorical), list(log_columns), k_min, k_max, min_share, list(dict.fromkeys(families)),
+        list(numeric), list(categorical), list(log_columns), float(winsorize), k_min, k_max, min_share, list(dict.fromkeys(families)),
         rfm_labels, sample_size, score_sample, n_resamples, list(covariance_types),
         None if hdbscan_min_cluster_sizes is None else list(hdbscan_min_cluster_sizes), seed, choose,
     )
@@ -211,7 +218,7 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
     n = len(features)
     proto = SegmentModel(
         numeric=opts.numeric, categorical=opts.categorical, log_columns=opts.log_columns,
-        sample_size=opts.sample_size, seed=opts.seed,
+        winsorize=opts.winsorize, sample_size=opts.sample_size, seed=opts.seed,
     )
     proto._set_columns(features)
     X, C = proto._setup_transform(features, "kprototypes" in opts.families and bool(opts.categorical))
@@ -371,6 +378,7 @@ def _fitted_model(proto, spec, extender, raw, fitted_on, rfm_labels, features) -
         numeric=proto.numeric_,
         categorical=proto.categorical_,
         log_columns=proto.log_columns_,
+        winsorize=proto.winsorize,
         covariance_type=spec.option if spec.family == "gmm" else "full",
         min_cluster_size=spec.option if spec.family == "hdbscan" else 50,
         sample_size=proto.sample_size,

@@ -40,7 +40,7 @@ def _as_object(X):
     return out
 
 
-def make_preprocessor(numeric, categorical=(), log_columns=()):
+def make_preprocessor(numeric, categorical=(), log_columns=(), winsorize=0.0):
     """Build the feature preprocessor shared by every family.
 
     Parameters
@@ -52,6 +52,10 @@ def make_preprocessor(numeric, categorical=(), log_columns=()):
         categories at predict time encode as all zeros).
     log_columns : list of str, optional
         Subset of ``numeric`` clipped at 0 and ``log1p``-transformed before imputing.
+    winsorize : float, optional
+        When above 0, every numeric column is first clipped to its ``[winsorize,
+        1 - winsorize]`` quantiles learned at fit time (so outliers cannot pull a
+        centroid); 0 leaves values as they are.
 
     Returns
     -------
@@ -68,7 +72,8 @@ def make_preprocessor(numeric, categorical=(), log_columns=()):
     _check_columns(numeric, categorical, log_columns)
 
     def scaled(first):
-        return make_pipeline(first, SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
+        steps = [Winsorizer(winsorize)] if winsorize else []
+        return make_pipeline(*steps, first, SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
 
     parts = []
     logs = [c for c in numeric if c in log_columns]
@@ -86,6 +91,33 @@ def make_preprocessor(numeric, categorical=(), log_columns=()):
         )
         parts.append(("cat", cat, categorical))
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+
+
+class Winsorizer(BaseEstimator):
+    """Clip each column to the quantiles ``[q, 1 - q]`` it had at fit time (missing values kept).
+
+    >>> import numpy as np
+    >>> Winsorizer(0.25).fit(np.array([[0.0], [1.0], [2.0], [3.0], [100.0]])).transform(np.array([[100.0]]))
+    array([[3.]])
+    """
+
+    def __init__(self, q=0.01):
+        self.q = q
+
+    def fit(self, X, y=None):
+        values = np.asarray(X, dtype=float)
+        self.lower_ = np.nanquantile(values, self.q, axis=0)
+        self.upper_ = np.nanquantile(values, 1 - self.q, axis=0)
+        return self
+
+    def transform(self, X):
+        return np.clip(np.asarray(X, dtype=float), self.lower_, self.upper_)
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(input_features, dtype=object)
 
 
 def _make_category_encoder():
@@ -164,6 +196,7 @@ class SegmentModel(BaseEstimator):
         numeric=(),
         categorical=(),
         log_columns=(),
+        winsorize=0.0,
         covariance_type="full",
         min_cluster_size=50,
         sample_size=10_000,
@@ -174,6 +207,7 @@ class SegmentModel(BaseEstimator):
         self.numeric = numeric
         self.categorical = categorical
         self.log_columns = log_columns
+        self.winsorize = winsorize
         self.covariance_type = covariance_type
         self.min_cluster_size = min_cluster_size
         self.sample_size = sample_size
@@ -229,7 +263,7 @@ class SegmentModel(BaseEstimator):
         self.n_features_in_ = len(self.feature_names_in_)
 
     def _setup_transform(self, features, with_codes: bool):
-        self.preprocessor_ = make_preprocessor(self.numeric_, self.categorical_, self.log_columns_)
+        self.preprocessor_ = make_preprocessor(self.numeric_, self.categorical_, self.log_columns_, self.winsorize)
         X = self.preprocessor_.fit_transform(features)
         self.category_encoder_ = None
         C = None

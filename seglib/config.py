@@ -175,6 +175,10 @@ class FeatureParams(_Strict):
     rfm_rules: list[RfmRule] | None = Field(
         None, description="ordered RFM rule map (first match wins, 'Other' catches the rest); null = the classic map"
     )
+    winsorize: float = Field(
+        0.0, ge=0.0, lt=0.5,
+        description="clip clustering features to their [w, 1-w] quantiles before transforming; 0 = off",
+    )
     drop_correlated: float | None = Field(
         None, gt=0.5, le=1.0,
         description="leave out a clustering feature whose |Spearman correlation| with an earlier one exceeds this",
@@ -191,6 +195,12 @@ class ClusteringParams(_Strict):
     sample_size: int = Field(10_000, ge=100)
     score_sample: int = Field(5_000, ge=0)
     n_resamples: int = Field(5, ge=0, le=50)
+    covariance_types: list[Literal["full", "diag", "tied", "spherical"]] = Field(
+        default_factory=lambda: ["full", "diag"], min_length=1, description="Gaussian-mixture grid"
+    )
+    hdbscan_min_cluster_sizes: list[float] | None = Field(
+        None, description="HDBSCAN grid: shares of customers (< 1) or counts (>= 2); null = sized to the data"
+    )
     choose: str | None = Field(None, description="force a candidate by name, e.g. 'kmeans k=5'")
 
     @model_validator(mode="after")

@@ -217,3 +217,26 @@ def test_preprocessor_logs_scales_imputes_and_one_hot_encodes():
     np.testing.assert_array_equal(unseen[0, 2:], [0.0, 0.0])
     with pytest.raises(ParamsError, match="'log_columns' must be a subset of 'numeric'"):
         make_preprocessor(["n"], log_columns=["spend"])
+
+
+def test_winsorize_limits_the_pull_of_outliers():
+    """With winsorize, one extreme customer no longer gets a segment of its own; the model stays reproducible."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import adjusted_rand_score
+
+    from seglib.cluster import assign_segments, compare_models
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1, size=(300, 2))
+    b = rng.normal(8, 1, size=(300, 2))
+    data = pd.DataFrame(np.vstack([a, b, [[400.0, 400.0]]]), columns=["x", "y"],
+                        index=[f"c{i}" for i in range(601)])
+    truth = np.r_[np.zeros(300), np.ones(300), 1]
+    plain = compare_models(data, numeric=["x", "y"], k_min=2, k_max=3, min_share=0.0, families=["kmeans"],
+                           n_resamples=0, choose="kmeans k=2")
+    clipped = compare_models(data, numeric=["x", "y"], winsorize=0.01, k_min=2, k_max=3, min_share=0.0,
+                             families=["kmeans"], n_resamples=0, choose="kmeans k=2")
+    assert adjusted_rand_score(truth, plain.labels) < 0.5
+    assert adjusted_rand_score(truth, clipped.labels) == 1.0
+    assert (assign_segments(clipped.model, data) == clipped.labels).all()

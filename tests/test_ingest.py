@@ -309,3 +309,18 @@ def test_near_duplicate_features_are_left_out(tmp_path, tiny_log):
     fs = build_features(params, tmp_path / "run")
     assert "monetary" in fs.used and len(fs.used) < 3
     assert any("left out of the clustering" in n for n in fs.notes)
+
+
+def test_customer_table_joined_to_transaction_features(tmp_path, tiny_log):
+    """Both inputs: each customer's transaction features sit beside its attributes; unmatched ones are counted."""
+    (tmp_path / "crm.csv").write_text("cust,segment_hint,age\nc1,gold,40\nc2,basic,31\nzz,basic,50\n")
+    data = tx_params()
+    data["input"]["customers"] = {"path": "crm.csv", "id_column": "cust"}
+    params = _params(tmp_path, data)
+    run_ingest(params, tmp_path / "run")
+    fs = build_features(params, tmp_path / "run")
+    f = fs.table
+    assert f.loc["c1", "age"] == 40 and f.loc["c1", "frequency"] == 2
+    assert pd.isna(f.loc["c3", "age"])
+    assert "segment_hint" in fs.categorical and "age" in fs.used
+    assert any("2 of 3 customers with purchases have a row in the customer table" in n for n in fs.notes)
