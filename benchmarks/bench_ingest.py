@@ -76,7 +76,7 @@ data, out = sys.argv[1], Path(sys.argv[2])
 params = validate_params({"client": "bench", "input": {"transactions": {"path": data, "columns": {
     "customer_id": "CustomerID", "timestamp": "InvoiceDate", "quantity": "Quantity", "unit_price": "UnitPrice",
     "order_id": "InvoiceNo", "product": "StockCode", "category": "Category", "channel": "Channel",
-    "country": "Country"}}}, "cleaning": {"non_product_codes": ["POST", "M"]}}, "bench")
+    "country": "Country"}}}, "cleaning": {"cancellation_prefix": "C", "non_product_codes": ["POST", "M"]}}, "bench")
 t0 = time.perf_counter()
 result = seglib.ingest.run_ingest(params, out)
 t1 = time.perf_counter()

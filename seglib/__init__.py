@@ -9,7 +9,12 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "batch",
+    "cli",
     "cluster",
+    "cluster_families",
+    "cluster_model",
+    "cluster_scores",
     "config",
     "customers",
     "datasets",
@@ -17,6 +22,7 @@ _SUBMODULES = (
     "errors",
     "features",
     "ingest",
+    "naming",
     "parsing",
     "pipeline",
     "plots",

@@ -124,7 +124,9 @@ class CleaningParams(_Strict):
     cancellations: Literal["net", "drop"] = Field(
         "net", description="net: keep cancellation lines so they offset purchases; drop: remove them"
     )
-    cancellation_prefix: str | None = Field("C", description="order ids starting with this are cancellations")
+    cancellation_prefix: str | None = Field(
+        None, description="order ids starting with this are cancellations (e.g. 'C'); null = none are"
+    )
     returns: Literal["net", "drop"] = "net"
     missing_customer: Literal["drop"] = "drop"
     duplicates: Literal["drop", "keep"] = "drop"
@@ -137,6 +139,26 @@ class CleaningParams(_Strict):
     countries: list[str] | None = None
     channels: list[str] | None = None
     outliers: OutlierParams = Field(default_factory=OutlierParams)
+
+    @field_validator("non_product_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"must be a regular expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "CleaningParams":
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        if self.outliers.method == "cap" and self.outliers.column != "amount":
+            raise ValueError("outliers.method 'cap' caps the line amount; set outliers.column: amount")
+        return self
 
     @field_validator("start", "end", "snapshot_date")
     @classmethod
@@ -223,6 +245,11 @@ class EngineParams(_Strict):
     spark_master: str = "local[2]"
 
 
+#: cleaning settings that need a mapped column, and the column role they need
+_NEEDS_COLUMN = {"countries": "country", "channels": "channel", "non_product_codes": "product",
+                 "non_product_pattern": "product", "cancellation_prefix": "order_id"}
+
+
 class Params(_Strict):
     client: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="client name, used in folder names")
     title: str | None = None
@@ -233,6 +260,23 @@ class Params(_Strict):
     clustering: ClusteringParams = Field(default_factory=ClusteringParams)
     profiling: ProfilingParams = Field(default_factory=ProfilingParams)
     engine: EngineParams = Field(default_factory=EngineParams)
+
+    @model_validator(mode="after")
+    def _settings_have_columns(self) -> "Params":
+        tx = self.input.transactions
+        mapped = set(tx.columns) if tx is not None else set()
+        for key, role in _NEEDS_COLUMN.items():
+            if getattr(self.cleaning, key) and role not in mapped:
+                raise ValueError(
+                    f"cleaning.{key} is set but no '{role}' column is mapped in input.transactions.columns; "
+                    f"map one or remove the setting"
+                )
+        if self.cleaning.outliers.column == "quantity" and "quantity" not in mapped:
+            raise ValueError("cleaning.outliers.column is 'quantity' but no quantity column is mapped")
+        if tx is not None and self.input.customers is not None and self.input.customers.id_column is None:
+            raise ValueError("with transactions and a customer table, input.customers.id_column must name the id "
+                             "that matches the transactions' customer_id")
+        return self
 
     # Where the file came from; set by load_params, not part of the YAML.
     source_file: str | None = Field(None, exclude=True)

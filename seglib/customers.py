@@ -69,7 +69,14 @@ def ingest_customers(con: ibis.BaseBackend, params: Params, out_path: Path) -> Q
     path = params.resolve(src.path)
     table = read_source(con, src, path, f"{params.source_file}: input.customers")
     check_columns(table, named_columns(src), str(params.source_file), src.path)
-    raw = table.to_pandas()
+    try:
+        raw = table.to_pandas()
+    except Exception as exc:  # the engine's own parse error, with the file named
+        first = str(exc).strip().splitlines()[0][:300]
+        raise InputDataError(
+            f"{path}: could not be read ({type(exc).__name__}: {first}); check 'delimiter', 'encoding' and "
+            f"quoting in the file"
+        ) from None
     if raw.empty:
         raise InputDataError(
             f"{path}: the file has a header ({len(raw.columns)} columns) but no data rows; export it again"
@@ -99,7 +106,8 @@ def ingest_customers(con: ibis.BaseBackend, params: Params, out_path: Path) -> Q
         index = pd.Index([f"row-{i + 1:0{width}d}" for i in range(len(raw))], name=ID_COLUMN)
         notes.append("the table has no customer id column; each row got a stable id row-N from its position in the file")
         attributes = raw
-    keep = src.include or [c for c in attributes.columns if c not in src.exclude]
+    keep = [c for c in src.include if c != src.id_column] if src.include else [
+        c for c in attributes.columns if c not in src.exclude]
     attributes = attributes[keep].set_axis(index, axis=0)
     typed, changes = type_attributes(attributes, src.decimal, categorical=src.categorical)
     steps.extend(changes)

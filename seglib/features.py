@@ -42,6 +42,7 @@ DICTIONARY_FILE = "feature_dictionary.csv"
 META_FILE = "features.json"
 MAX_SHARE_LEVELS = 8
 MONEY = "decimal(38, 6)"
+MAX_CATEGORY_LEVELS = 30
 
 TRANSACTION_FEATURES = {
     # name: (meaning, unit, skewed)
@@ -69,6 +70,7 @@ class FeatureSet:
     used: list[str]
     notes: list[str] = field(default_factory=list)
     snapshot_date: str | None = None
+    rfm_rules: list | None = None
 
     def save(self, run_dir: Path) -> None:
         run_dir = Path(run_dir)
@@ -101,6 +103,17 @@ def _slug(value: str) -> str:
     return out or "blank"
 
 
+def _unique_slugs(levels: list[str]) -> list[str]:
+    """Column-safe names for category values; values that slug alike ('A&B', 'A+B') get _2, _3."""
+    seen: dict[str, int] = {}
+    out = []
+    for level in levels:
+        slug = _slug(level)
+        seen[slug] = seen.get(slug, 0) + 1
+        out.append(slug if seen[slug] == 1 else f"{slug}_{seen[slug]}")
+    return out
+
+
 def customer_aggregates(clean: ir.Table, snapshot: str, share_levels: dict[str, list[str]]) -> ir.Table:
     """Per-customer aggregation of a clean transaction table, as one Ibis expression."""
     snap = ibis.timestamp(f"{snapshot} 00:00:00").epoch_seconds()
@@ -110,7 +123,6 @@ def customer_aggregates(clean: ir.Table, snapshot: str, share_levels: dict[str, 
     # Money is summed as an exact decimal: floating-point sums in a parallel engine depend
     # on the order of the rows, and the same data must give the same numbers every run.
     amount = clean.amount.cast(MONEY)
-    zero = ibis.literal(0).cast(MONEY)
     aggs = {
         "frequency": clean.order_id.nunique(where=purchase),
         "monetary": amount.sum(),
@@ -146,8 +158,8 @@ def customer_aggregates(clean: ir.Table, snapshot: str, share_levels: dict[str, 
     if has_qty:
         out["items_per_order"] = per["items"] / per.frequency
     for column, levels in share_levels.items():
-        for level in levels:
-            out[f"share_{column}_{_slug(level)}"] = ibis.ifelse(
+        for level, name in zip(levels, _unique_slugs(levels)):
+            out[f"share_{column}_{name}"] = ibis.ifelse(
                 per.gross > 0, per[f"{column}__{level}"].fill_null(zero) / per.gross, zero
             )
     return per.select(**out)
@@ -226,19 +238,22 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
 
     run_dir = Path(run_dir)
     fp: FeatureParams = params.features
-    parts, notes, snapshot = [], [], None
+    parts, notes, snapshot, rfm_rules_used = [], [], None, None
     tx_cols: list[str] = []
     if params.input.transactions is not None:
         snapshot = QualityAccount.load(run_dir / QUALITY_FILE).snapshot_date
         scratch = run_dir / "_staging"
         con = connect(params.engine, workdir=scratch)
-        tx, tx_notes = transaction_features(con, run_dir / CLEAN_FILE, snapshot)
-        con.disconnect()
-        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            tx, tx_notes = transaction_features(con, run_dir / CLEAN_FILE, snapshot)
+        finally:
+            con.disconnect()
+            shutil.rmtree(scratch, ignore_errors=True)
         rules = DEFAULT_RFM_RULES if fp.rfm_rules is None else tuple(
             (rule.segment, rule.r, rule.fm) for rule in fp.rfm_rules
         )
         scores = rfm_scores(tx, bins=fp.rfm_bins, rules=rules)
+        rfm_rules_used = [list(r) for r in rules]
         tx = tx.join(scores)
         parts.append(tx)
         notes += tx_notes
@@ -265,7 +280,13 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
     table.index.name = "customer_id"
     categorical = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
     numeric = [c for c in table.columns if c not in categorical]
-    default_use = [c for c in DEFAULT_TRANSACTION_USE if c in tx_cols] + attr_cols
+    wide = [c for c in attr_cols if c in categorical and table[c].nunique() > MAX_CATEGORY_LEVELS]
+    if wide and fp.use is None:
+        notes.append(
+            f"left out of the clustering by default, too many distinct values to be a category "
+            f"(more than {MAX_CATEGORY_LEVELS}): {', '.join(wide)}; list them in features.use to force them in"
+        )
+    default_use = [c for c in DEFAULT_TRANSACTION_USE if c in tx_cols] + [c for c in attr_cols if c not in wide]
     used = fp.use if fp.use is not None else default_use
     unknown = [c for c in used if c not in table.columns]
     if unknown:
@@ -287,7 +308,7 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
             elif table[c].min(skipna=True) >= 0 and _is_skewed(table[c]):
                 log_columns.append(c)
     dictionary = _dictionary_rows(table, categorical, log_columns, used)
-    return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot)
+    return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot, rfm_rules_used)
 
 
 def drop_near_duplicates(table: pd.DataFrame, used: list[str], numeric: list[str], threshold: float):
@@ -341,7 +362,8 @@ def rfm_overview(features: FeatureSet) -> pd.DataFrame:
     if "rfm_segment" not in features.table.columns:
         return pd.DataFrame({"note": ["no transactions, so no RFM baseline"]})
     counts = features.table["rfm_segment"].value_counts()
-    table = rules_table()
+    table = rules_table(tuple((name, tuple(r), tuple(fm)) for name, r, fm in features.rfm_rules)) \
+        if features.rfm_rules else rules_table()
     table["customers"] = table["segment"].map(counts).fillna(0).astype(int)
     table["share"] = (table["customers"] / len(features.table)).map("{:.1%}".format)
     return table

@@ -73,7 +73,11 @@ def _typed(raw: ir.Table, params: Params, date_format: str | None = None) -> tup
     fmt = date_format or src.date_format
     ts_col = raw[cols["timestamp"]]
     if fmt is None and ts_col.type().is_string():
-        sample = raw.select(v=parsing.text(ts_col)).filter(ibis._.v.notnull()).limit(5000).to_pandas()["v"]
+        # A sample of distinct values, in a stable order, for detecting the format.
+        sample = (
+            raw.select(v=parsing.text(ts_col)).filter(ibis._.v.notnull()).distinct()
+            .order_by("v").limit(2000).to_pandas()["v"]
+        )
         fmt = parsing.detect_date_format(sample.tolist(), f"{src.path}, column '{cols['timestamp']}'")
     fields = {
         "customer_id": parsing.text(raw[cols["customer_id"]]),
@@ -234,6 +238,12 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         )
     counts = {k: _plain(v) for k, v in typed.aggregate(**aggs).to_pandas().iloc[0].items()}
     _unreadable_check(typed, counts, params, checked)
+    if counts["issue_cancellation_rows"] > 0.5 * counts["rows_read"]:
+        raise InputDataError(
+            f"{path}: {counts['issue_cancellation_rows']:,} of {counts['rows_read']:,} rows have an order id starting "
+            f"with cleaning.cancellation_prefix '{params.cleaning.cancellation_prefix}', so most of the log would "
+            f"count as cancellations; set cancellation_prefix to the prefix this client really uses, or null"
+        )
 
     # Exact duplicates in the raw file (all original columns equal).
     raw_distinct = _plain(typed.select(raw_columns).distinct().count().to_pandas())
@@ -362,7 +372,7 @@ def _iso(value) -> str | None:
     return pd.Timestamp(value).isoformat(sep=" ")
 
 
-def run_ingest(params: Params, run_dir: str | Path) -> IngestResult:
+def run_ingest(params: Params, run_dir: str | Path, *, check_segments: bool = True) -> IngestResult:
     """Stage 1: read and clean every input the params name; write the clean tables and the account."""
     from seglib.customers import ingest_customers
 
@@ -373,19 +383,21 @@ def run_ingest(params: Params, run_dir: str | Path) -> IngestResult:
     con = connect(params.engine, workdir=staging)
     account = customer_account = None
     tx_path = cust_path = None
-    if params.input.transactions is not None:
-        account = ingest_transactions(con, params, run_dir)
-        tx_path = run_dir / CLEAN_FILE
-        account.save(run_dir / QUALITY_FILE)
-    if params.input.customers is not None:
-        cust_path = run_dir / CUSTOMERS_FILE
-        customer_account = ingest_customers(con, params, cust_path)
-        customer_account.save(run_dir / "quality_customers.json")
-    con.disconnect()
-    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        if params.input.transactions is not None:
+            account = ingest_transactions(con, params, run_dir)
+            tx_path = run_dir / CLEAN_FILE
+            account.save(run_dir / QUALITY_FILE)
+        if params.input.customers is not None:
+            cust_path = run_dir / CUSTOMERS_FILE
+            customer_account = ingest_customers(con, params, cust_path)
+            customer_account.save(run_dir / "quality_customers.json")
+    finally:
+        con.disconnect()
+        shutil.rmtree(staging, ignore_errors=True)
     smallest = params.clustering.k_min
     customers = (account or customer_account).customers_after
-    if customers < smallest:
+    if check_segments and customers < smallest:
         raise InputDataError(
             f"{params.source_file}: only {customers} customer(s) remain after cleaning, fewer than the "
             f"smallest number of segments asked for (clustering.k_min = {smallest}); lower k_min or "

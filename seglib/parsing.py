@@ -97,7 +97,9 @@ def number(column: ir.Value, decimal: str = ".") -> ir.FloatingValue:
     value = text(column)
     if decimal == ",":
         value = value.replace(".", "").replace(",", ".")
-    return value.try_cast("float64")
+    number = value.try_cast("float64")
+    # "nan", "inf" and "-Infinity" cast to floats; they are not amounts, so they count as unreadable.
+    return ibis.ifelse(number.isnan() | number.isinf(), ibis.null("float64"), number)
 
 
 def timestamp(column: ir.Value, fmt: str | None) -> ir.TimestampValue:
@@ -108,9 +110,14 @@ def timestamp(column: ir.Value, fmt: str | None) -> ir.TimestampValue:
     if dtype.is_date():
         return column.cast("timestamp")
     value = text(column)
-    return ibis.ifelse(
-        value.re_search(format_regex(fmt)), value.as_timestamp(fmt), ibis.null("timestamp")
-    )
+    # The regular expression screens out text that cannot be this format; try_strptime then
+    # turns impossible dates that pass it (31/02/2023) into null instead of an engine error.
+    return ibis.ifelse(value.re_search(format_regex(fmt)), try_strptime(value, fmt), ibis.null("timestamp"))
+
+
+@ibis.udf.scalar.builtin
+def try_strptime(value: str, fmt: str) -> datetime:
+    """The engine's own ``try_strptime``: null where the text does not form a real date."""
 
 
 def _parses(values: list[str], fmt: str) -> bool:
@@ -120,6 +127,10 @@ def _parses(values: list[str], fmt: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _share_parsed(values: list[str], fmt: str) -> float:
+    return sum(_parses([v], fmt) for v in values) / len(values)
 
 
 def detect_date_format(values: list[str], where: str) -> str:
@@ -134,9 +145,15 @@ def detect_date_format(values: list[str], where: str) -> str:
     values = [v.strip() for v in values if v and v.strip()]
     if not values:
         raise InputDataError(f"{where}: the timestamp column is empty in every row")
-    fits = [fmt for fmt in AUTO_DATE_FORMATS if _parses(values, fmt)]
+    shares = {fmt: _share_parsed(values, fmt) for fmt in AUTO_DATE_FORMATS}
+    # A few stray values must not hide the format: allow 1% of the sample (at least one) to fail;
+    # they are then counted as unreadable rows by the ingest.
+    allowed = max(1, int(0.01 * len(values))) / len(values)
+    fits = [fmt for fmt, share in shares.items() if share > 0 and share >= 1 - allowed]
     if not fits:
-        examples = ", ".join(repr(v) for v in values[:5])
+        best = max(shares, key=shares.get)
+        failing = [v for v in values if not _parses([v], best)] if shares[best] > 0 else values
+        examples = ", ".join(repr(v) for v in failing[:5])
         raise InputDataError(
             f"{where}: the timestamp column does not parse as a date in any common format "
             f"(examples: {examples}). Set date_format in the params, e.g. '%d/%m/%Y %H:%M'"

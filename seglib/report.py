@@ -172,7 +172,9 @@ class RunReport:
 
     # -- blocks -----------------------------------------------------------------
     def title_block(self):
-        title = self.params.title or f"Customer segments: {self.params.client}"
+        from seglib.runs import report_title
+
+        title = report_title(self.params)
         acc = self.accounts[0] if self.accounts else None
         period = ""
         if acc and acc.kept_date_range and acc.kept_date_range[0]:

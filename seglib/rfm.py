@@ -57,9 +57,12 @@ def rfm_scores(features: pd.DataFrame, bins: int = 5, rules=DEFAULT_RFM_RULES) -
 
 def assign_rfm_segments(scores: pd.DataFrame, bins: int = 5, rules=DEFAULT_RFM_RULES) -> pd.Series:
     """First matching rule per customer; ``Other`` when none matches."""
-    scale = 5.0 / bins
-    r = scores["rfm_r"] * scale
-    fm = ((scores["rfm_f"] + scores["rfm_m"]) / 2 * scale).round()
+    # Scores on another scale are mapped to 1..5, then rounded half up (2.5 -> 3), R and FM alike.
+    def to_five(x):
+        return np.floor(1 + (x - 1) * 4.0 / (bins - 1) + 0.5)
+
+    r = to_five(scores["rfm_r"])
+    fm = to_five((scores["rfm_f"] + scores["rfm_m"]) / 2)
     segment = pd.Series(OTHER, index=scores.index, dtype=object)
     unset = pd.Series(True, index=scores.index)
     for name, (r_lo, r_hi), (fm_lo, fm_hi) in rules:

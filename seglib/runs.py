@@ -186,8 +186,11 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
         "stages": [],
         "outcome": "running",
     }
+    # The inputs as they were when the run started (a file changed mid-run would not match).
+    manifest["inputs"] = {str(f): {"sha256": sha256(f), "bytes": f.stat().st_size} for f in input_files(params)}
     _write_manifest(tmp, manifest)
     notebooks = project_root() / "notebooks"
+    run_params = tmp / "params.yaml"  # every stage reads the run's own copy of the params
     started = time.perf_counter()
     for stage in STAGES:
         t0 = time.perf_counter()
@@ -197,7 +200,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
             pm.execute_notebook(
                 str(notebooks / f"{stage}.ipynb"),
                 str(out_nb),
-                parameters={"params_file": str(params_file), "run_dir": str(tmp)},
+                parameters={"params_file": str(run_params), "run_dir": str(tmp)},
                 kernel_name=kernel,
                 cwd=str(notebooks),
                 progress_bar=False,
@@ -219,11 +222,14 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: rendering HTML …")
     from seglib.report import render_notebook_html, render_report_html
 
-    (tmp / "notebooks_html").mkdir()
-    for stage in STAGES:
-        render_notebook_html(tmp / f"{stage}.ipynb", tmp / "notebooks_html" / f"{stage}.html")
-    render_report_html(tmp / "05_report.ipynb", tmp / "report.html", title=params.title or f"Customer segments: {params.client}")
-    manifest["inputs"] = {str(f): {"sha256": sha256(f), "bytes": f.stat().st_size} for f in input_files(params)}
+    try:
+        (tmp / "notebooks_html").mkdir()
+        for stage in STAGES:
+            render_notebook_html(tmp / f"{stage}.ipynb", tmp / "notebooks_html" / f"{stage}.html")
+        render_report_html(tmp / "05_report.ipynb", tmp / "report.html", title=report_title(params))
+    except Exception as exc:
+        message = f"{params.client}: rendering the HTML failed ({type(exc).__name__}: {_first_line(str(exc))})"
+        _fail(tmp, client_dir, run_id, manifest, message, tmp / "05_report.ipynb")
     manifest["outcome"] = "complete"
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     manifest["finished"] = datetime.now(timezone.utc).isoformat()
@@ -232,6 +238,10 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     tmp.rename(final)
     _point_latest(client_dir, run_id)
     return RunResult(final, final / "report.html", manifest)
+
+
+def report_title(params: Params) -> str:
+    return params.title or f"Customer segments: {params.client}"
 
 
 def _point_latest(client_dir: Path, run_id: str) -> None:

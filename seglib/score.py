@@ -57,11 +57,13 @@ def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
     updated["input"]["generate"] = None
     role = "transactions" if params.input.transactions is not None else "customers"
     updated["input"][role]["path"] = str(data)
+    # A new export covers a new period: keep the run's cleaning rules, not its dates.
+    updated["cleaning"].update(start=None, end=None, snapshot_date=None)
     new_params = validate_params(updated, params.source_file)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     folder = Path(out) if out else run_folder / "scored" / f"{data.stem}-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
-    run_ingest(new_params, folder)
+    run_ingest(new_params, folder, check_segments=False)
     features = build_features(new_params, folder)
     features.save(folder)
     model = load_model(run_folder / MODEL_FILE)

@@ -35,7 +35,7 @@ def tx_params(path: str = "tx.csv", **overrides) -> dict:
                 },
             }
         },
-        "cleaning": {"non_product_codes": ["POST"], "outliers": {"method": "none"}},
+        "cleaning": {"cancellation_prefix": "C", "non_product_codes": ["POST"], "outliers": {"method": "none"}},
         "clustering": {"k_min": 2, "k_max": 3},
     }
     for key, value in overrides.items():

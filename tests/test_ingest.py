@@ -58,7 +58,8 @@ def test_features_worked_out_by_hand(tmp_path, tiny_params):
 
 def test_drop_cancellations_policy(tmp_path, tiny_log):
     """cancellations: drop removes the C-invoice line and counts it."""
-    data = tx_params(cleaning={"cancellations": "drop", "non_product_codes": ["POST"], "outliers": {"method": "none"}})
+    data = tx_params(cleaning={"cancellations": "drop", "cancellation_prefix": "C", "non_product_codes": ["POST"],
+                               "outliers": {"method": "none"}})
     acc = run_ingest(_params(tmp_path, data), tmp_path / "run").account
     assert {s["rule"]: s["rows"] for s in acc.steps}["cancellation"] == 1
     assert acc.rows_kept == 5
@@ -324,3 +325,33 @@ def test_customer_table_joined_to_transaction_features(tmp_path, tiny_log):
     assert pd.isna(f.loc["c3", "age"])
     assert "segment_hint" in fs.categorical and "age" in fs.used
     assert any("2 of 3 customers with purchases have a row in the customer table" in n for n in fs.notes)
+
+
+def test_impossible_dates_and_non_finite_amounts_are_counted(tmp_path, tiny_log):
+    """31 February and 'inf' do not crash the engine: they are dropped as unreadable, and counted."""
+    text = tiny_log.read_text()
+    text += "1008,A,1,2024-02-30 10:00:00,1.0,c4,UK\n" + "1009,A,1,2024-01-09 10:00:00,inf,c5,UK\n"
+    text += "".join(f"2{i:03d},A,1,2024-01-0{i % 9 + 1} 10:00:00,1.0,c{i + 10},UK\n" for i in range(200))
+    tiny_log.write_text(text)
+    acc = run_ingest(_params(tmp_path, tx_params()), tmp_path / "run").account
+    drops = {s["rule"]: s["rows"] for s in acc.steps}
+    assert drops["unreadable timestamp"] == 1 and drops["unreadable number"] == 1
+    acc.check()
+
+
+def test_most_rows_cancelled_means_a_wrong_prefix(tmp_path):
+    """A cancellation prefix that matches most order ids is refused with the fix."""
+    rows = "".join(f"C{i},A,1,2024-01-0{i + 1} 10:00:00,1.0,c{i},UK\n" for i in range(5))
+    (tmp_path / "tx.csv").write_text(TX_HEADER + rows)
+    _expect(tmp_path, tx_params(), "5 of 5 rows", "cancellation_prefix")
+
+
+def test_setting_without_its_column_is_a_params_error(tmp_path):
+    """cleaning.countries without a mapped country column is refused, naming both."""
+    from seglib.errors import ParamsError
+
+    data = tx_params()
+    del data["input"]["transactions"]["columns"]["country"]
+    data["cleaning"]["countries"] = ["UK"]
+    with pytest.raises(ParamsError, match="cleaning.countries is set but no 'country' column is mapped"):
+        _params(tmp_path, data)
