@@ -759,3 +759,21 @@ def _suggest_actions(names, kpis, rules) -> dict[int, list[str]]:
                 break
         out[k] = actions
     return out
+
+
+def segment_name(names: Mapping, segment) -> str:
+    """The name of a segment id (int, or its text), or the id as text when it has none.
+
+    >>> segment_name({0: "Loyal big spenders"}, "0"), segment_name({}, -1)
+    ('Loyal big spenders', '-1')
+    """
+    try:
+        key = int(segment)
+    except (TypeError, ValueError):
+        return str(segment)
+    return str(names.get(key, names.get(str(key), key)))
+
+
+def segment_names(names: Mapping, labels) -> list[str]:
+    """:func:`segment_name` of every label."""
+    return [segment_name(names, v) for v in labels]

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from seglib.config import Params
-from seglib.features import FEATURES_FILE, FeatureSet
+from seglib.features import FEATURES_FILE, FeatureSet, _slug
+from seglib.naming import segment_name, segment_names
 from seglib.runs import require
 
 COMPARISON_FILE = "comparison.csv"
@@ -115,15 +116,9 @@ class SegmentSummary:
             rows.append({
                 "segment": name,
                 "traits": "; ".join(t["sentence"] for t in self.traits.get(k, [])),
-                "actions": "; ".join(_action_text(a) for a in self.actions.get(k, [])),
+                "actions": "; ".join(map(str, self.actions.get(k, []))),
             })
         return pd.DataFrame(rows)
-
-
-def _action_text(action) -> str:
-    if isinstance(action, dict):
-        return " ".join(str(action.get(k, "")) for k in ("team", "action") if action.get(k)).strip() or str(action)
-    return str(action)
 
 
 def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
@@ -139,8 +134,7 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     categorical = [c for c in fs.categorical if c != "rfm_segment"]
     names = profile.name_segments(table, labels, fs.dictionary, overrides=params.profiling.names or None)
     kpis = profile.segment_kpis(table, labels, value_column=value)
-    kpis.insert(0, "segment", [names.get(k, k) if isinstance(k, (int,)) or str(k).lstrip("-").isdigit() and int(k) in names else k
-                               for k in kpis.index])
+    kpis.insert(0, "segment", segment_names(names, kpis.index))  # "All customers" stays as it is
     tests = profile.compare_features(table, labels, numeric=numeric, categorical=categorical)
     lift = profile.lift_table(table, labels, fs.used_numeric or numeric)
     zscores = _zscores(lift, names)
@@ -154,7 +148,7 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     summary.exports = write_exports(run_dir, table, labels, names)
     if categorical:
         mix = profile.attribute_mix(table, labels, categorical)
-        mix.insert(0, "segment_name", mix["segment"].map(lambda k: names.get(int(k), str(k))))
+        mix.insert(0, "segment_name", segment_names(names, mix["segment"]))
         summary.mix = mix
     _save_summary(run_dir, summary)
     return summary
@@ -164,7 +158,7 @@ def _zscores(lift, names: dict) -> pd.DataFrame:
     z = lift[1] if isinstance(lift, tuple) else lift
     if "segment" in getattr(z, "columns", []) and "z" in z.columns:
         z = z.pivot(index="segment", columns="feature", values="z")
-    z = z.rename(index=lambda k: names.get(int(k), str(k)) if str(k).lstrip("-").isdigit() else k)
+    z = z.rename(index=lambda k: segment_name(names, k))
     return z
 
 
@@ -176,14 +170,14 @@ def write_exports(run_dir: Path, table: pd.DataFrame, labels: pd.Series, names: 
     folder = Path(run_dir) / "exports"
     folder.mkdir(exist_ok=True)
     out = pd.DataFrame({"customer_id": table.index, "segment_id": labels.values,
-                        "segment_name": [names.get(int(v), str(v)) for v in labels.values]})
+                        "segment_name": segment_names(names, labels.values)})
     for col in KEY_FIGURES:
         if col in table:
             out[col] = table[col].values
     out.to_csv(folder / "all_assignments.csv", index=False)
     rows = [{"file": "all_assignments.csv", "customers": len(out)}]
     for seg_id, part in out.groupby("segment_id", sort=True):
-        slug = "".join(ch if ch.isalnum() else "_" for ch in names.get(int(seg_id), str(seg_id)).lower()).strip("_")
+        slug = _slug(segment_name(names, seg_id))
         fname = f"segment_{int(seg_id) if seg_id >= 0 else 'unassigned'}_{slug}.csv"
         part.to_csv(folder / fname, index=False)
         rows.append({"file": fname, "customers": len(part)})

@@ -32,7 +32,9 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _segment_names(labels: pd.Series, names: dict) -> pd.Series:
-    return labels.map(lambda v: names.get(int(v), names.get(str(v), str(v))))
+    from seglib.naming import segment_names
+
+    return pd.Series(segment_names(names, labels), index=labels.index)
 
 
 def feature_distributions(features) -> Figure:

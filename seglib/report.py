@@ -208,7 +208,7 @@ class RunReport:
         for k, name in self.names.items():
             acts = self.actions.get(k) or []
             if acts:
-                first_actions.append(f"<li><b>{esc(name)}</b>: {esc(_act(acts[0]))}</li>")
+                first_actions.append(f"<li><b>{esc(name)}</b>: {esc(acts[0])}</li>")
         verdict, words = _trust_verdict(self.clustering["chosen_scores"].get("stability"),
                                         self.clustering["chosen_scores"].get("silhouette"))
         parts.append(f"<li>How far to trust it: <span class='verdict-{verdict}'><b>{verdict}</b></span>, {esc(words)}.</li></ul>")
@@ -231,7 +231,7 @@ class RunReport:
                     if col in r and pd.notna(r[col]):
                         kp.append(f"<span><b>{fmt.format(r[col])}</b> {label}</span>")
             traits = "".join(f"<li>{esc(t['sentence'])}</li>" for t in self.traits.get(k, []))
-            acts = "".join(f"<li>{esc(_act(a))}</li>" for a in self.actions.get(k, []))
+            acts = "".join(f"<li>{esc(a)}</li>" for a in self.actions.get(k, []))
             rule = self.rules.get(k, "")
             cards.append(
                 f"<div class='card' style='--c:{colors[i % len(colors)]}'><h3>{esc(name)}</h3>"
@@ -295,12 +295,6 @@ class RunReport:
         for note in self.features.notes:
             blocks.append(f"<p class='note'>{esc(note)}</p>")
         return _html("".join(blocks))
-
-
-def _act(action) -> str:
-    if isinstance(action, dict):
-        return " · ".join(str(v) for v in action.values() if v)
-    return str(action)
 
 
 def load_run(params, run_dir) -> RunReport:

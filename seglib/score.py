@@ -18,6 +18,7 @@ import yaml
 
 from seglib.config import Params, validate_params
 from seglib.errors import InputDataError
+from seglib.naming import segment_names
 
 
 @dataclass
@@ -72,7 +73,7 @@ def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
     assignments = pd.DataFrame({
         "customer_id": labels.index,
         "segment_id": labels.values,
-        "segment_name": [names.get(int(v), str(v)) for v in labels.values],
+        "segment_name": segment_names(names, labels.values),
     })
     assignments.to_csv(folder / "assignments.csv", index=False)
     before = pd.read_parquet(run_folder / ASSIGNMENTS_FILE)["segment"]
@@ -84,6 +85,8 @@ def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
 def migration_table(before: pd.Series, after: pd.Series, names: dict[int, str]) -> pd.DataFrame:
     """Customers in both: rows = segment before, columns = segment after, cells = customers."""
     both = before.index.intersection(after.index)
-    name = lambda v: names.get(int(v), str(v))  # noqa: E731
-    table = pd.crosstab(before.loc[both].map(name).rename("before"), after.loc[both].map(name).rename("after"))
+    table = pd.crosstab(
+        pd.Series(segment_names(names, before.loc[both]), index=both, name="before"),
+        pd.Series(segment_names(names, after.loc[both]), index=both, name="after"),
+    )
     return table
