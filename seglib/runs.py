@@ -128,6 +128,40 @@ def with_absolute_paths(params: Params) -> Params:
     return copy
 
 
+class PeakMemory:
+    """Peak resident memory of this process and its children (the kernel), sampled in a thread.
+
+    Use as a context manager around one stage; ``gib`` is the peak seen.
+    """
+
+    def __init__(self, interval: float = 0.2):
+        self.interval = interval
+        self.gib = 0.0
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(self.interval):
+            try:
+                rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
+            except psutil.Error:
+                continue
+            self.gib = max(self.gib, rss / 2**30)
+
+    def __enter__(self) -> "PeakMemory":
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 @dataclass
 class RunResult:
     folder: Path
@@ -196,16 +230,18 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
         t0 = time.perf_counter()
         progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} …")
         out_nb = tmp / f"{stage}.ipynb"
+        memory = PeakMemory()
         try:
-            pm.execute_notebook(
-                str(notebooks / f"{stage}.ipynb"),
-                str(out_nb),
-                parameters={"params_file": str(run_params), "run_dir": str(tmp)},
-                kernel_name=kernel,
-                cwd=str(notebooks),
-                progress_bar=False,
-                log_output=False,
-            )
+            with memory:
+                pm.execute_notebook(
+                    str(notebooks / f"{stage}.ipynb"),
+                    str(out_nb),
+                    parameters={"params_file": str(run_params), "run_dir": str(tmp)},
+                    kernel_name=kernel,
+                    cwd=str(notebooks),
+                    progress_bar=False,
+                    log_output=False,
+                )
         except pm.PapermillExecutionError as exc:
             manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2), "outcome": "failed"})
             message = (
@@ -217,7 +253,10 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
             manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2), "outcome": "failed"})
             message = f"{params.client}: stage {stage} could not run ({type(exc).__name__}: {_first_line(str(exc))})"
             _fail(tmp, client_dir, run_id, manifest, message, out_nb)
-        manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2), "outcome": "ok"})
+        manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2),
+                                   "peak_rss_gib": round(memory.gib, 3), "outcome": "ok"})
+        progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} done in "
+                 f"{time.perf_counter() - t0:.1f}s, peak memory {memory.gib:.2f} GiB")
         _write_manifest(tmp, manifest)
     progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: rendering HTML …")
     from seglib.report import render_notebook_html, render_report_html

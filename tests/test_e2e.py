@@ -49,6 +49,7 @@ def test_run_folder_holds_every_artifact(finished_run):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["outcome"] == "complete"
     assert [s["stage"] for s in manifest["stages"]] == list(STAGES)
+    assert all(0.05 < s["peak_rss_gib"] < 8 for s in manifest["stages"])
     assert all(len(v["sha256"]) == 64 for v in manifest["inputs"].values())
     assert manifest["seed"] == 42 and manifest["versions"]["pandas"]
 
