@@ -170,7 +170,45 @@ class RunReport:
         self.clustering = json.loads((run_dir / CLUSTERING_FILE).read_text(encoding="utf-8"))
         self.accounts = [QualityAccount.load(p) for p in sorted(run_dir.glob("quality*.json"))]
 
+        self.previous = _previous_run(run_dir)
+
     # -- blocks -----------------------------------------------------------------
+    def changes(self):
+        """How customers moved between segments since the client's previous run, and how sizes changed."""
+        if self.previous is None:
+            return _html("<p>This is the first complete run for this client: there is no earlier segmentation "
+                         "to compare with.</p>")
+        before_labels, before_names, before_kpis, folder = self.previous
+        from seglib.score import migration_table
+
+        table = migration_table(before_labels, before_names, self.labels, self.names)
+        both = int(table.to_numpy().sum())
+        moves = [(table.index[i], table.columns[j], int(table.iat[i, j]))
+                 for i in range(table.shape[0]) for j in range(table.shape[1])
+                 if table.index[i] != table.columns[j] and table.iat[i, j] > 0]
+        moves.sort(key=lambda m: -m[2])
+        stayed = both - sum(m[2] for m in moves)
+        new = len(self.labels.index.difference(before_labels.index))
+        gone = len(before_labels.index.difference(self.labels.index))
+        text = [f"<p>Compared with run {esc(folder.name)}: {both:,} customers are in both runs; {stayed:,} "
+                f"({stayed / max(both, 1):.0%}) stayed in a segment of the same name. {new:,} customers are new "
+                f"and {gone:,} from the earlier run are not in this one.</p>"]
+        if moves:
+            text.append("<ul>" + "".join(f"<li>{n:,} {esc(a)} became {esc(b)}</li>" for a, b, n in moves[:5]) + "</ul>")
+        sizes = pd.merge(
+            before_kpis[["segment", "customers"] + (["revenue_share"] if "revenue_share" in before_kpis else [])],
+            self._segment_rows()[["segment", "customers"] + (["revenue_share"] if "revenue_share" in self.kpis else [])],
+            on="segment", how="outer", suffixes=(" before", " now"),
+        )
+        sizes = sizes[sizes["segment"] != "All customers"]
+        for col in [c for c in sizes.columns if c.startswith("customers")]:
+            sizes[col] = sizes[col].astype("Int64")
+        for col in [c for c in sizes.columns if c.startswith("revenue_share")]:
+            sizes[col] = sizes[col].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+        grid = table.rename_axis(index="segment before (rows) / now (columns)", columns=None).reset_index()
+        return _html("".join(text) + "<p>Customers in both runs, by segment before (rows) and now (columns):</p>"
+                     + table_html(grid, max_rows=20) + "<p>Segment sizes and shares of revenue, before and now:</p>"
+                     + table_html(sizes.rename(columns=lambda c: c.replace("_", " "))))
     def title_block(self):
         from seglib.runs import report_title
 
@@ -295,6 +333,25 @@ class RunReport:
         for note in self.features.notes:
             blocks.append(f"<p class='note'>{esc(note)}</p>")
         return _html("".join(blocks))
+
+
+def _previous_run(run_dir: Path):
+    """(labels, names, kpis, folder) of the run named in previous_run.txt, or None."""
+    import json
+
+    from seglib.runs import PREVIOUS_RUN_FILE
+
+    marker = Path(run_dir) / PREVIOUS_RUN_FILE
+    if not marker.exists():
+        return None
+    folder = Path(marker.read_text(encoding="utf-8").strip())
+    try:
+        labels = pd.read_parquet(folder / "assignments.parquet")["segment"]
+        names = {int(k): v for k, v in json.loads((folder / "segments.json").read_text(encoding="utf-8"))["names"].items()}
+        kpis = pd.read_csv(folder / "kpis.csv", keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, KeyError):
+        return None
+    return labels, names, kpis, folder
 
 
 def load_run(params, run_dir) -> RunReport:

@@ -220,6 +220,9 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
         "stages": [],
         "outcome": "running",
     }
+    previous = latest_run(client_dir)
+    if previous is not None:  # the report compares with it (segment migration)
+        (tmp / PREVIOUS_RUN_FILE).write_text(str(previous) + "\n", encoding="utf-8")
     # The inputs as they were when the run started (a file changed mid-run would not match).
     manifest["inputs"] = {str(f): {"sha256": sha256(f), "bytes": f.stat().st_size} for f in input_files(params)}
     _write_manifest(tmp, manifest)
@@ -281,6 +284,21 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
 
 def report_title(params: Params) -> str:
     return params.title or f"Customer segments: {params.client}"
+
+
+PREVIOUS_RUN_FILE = "previous_run.txt"
+
+
+def latest_run(client_dir: Path) -> Path | None:
+    """The client's newest complete run folder, if any."""
+    marker = Path(client_dir) / "LATEST"
+    if not marker.exists():
+        return None
+    folder = Path(client_dir) / marker.read_text(encoding="utf-8").strip()
+    manifest = folder / "manifest.json"
+    if not manifest.exists() or json.loads(manifest.read_text(encoding="utf-8")).get("outcome") != "complete":
+        return None
+    return folder
 
 
 def _point_latest(client_dir: Path, run_id: str) -> None:

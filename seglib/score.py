@@ -77,16 +77,15 @@ def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
     })
     assignments.to_csv(folder / "assignments.csv", index=False)
     before = pd.read_parquet(run_folder / ASSIGNMENTS_FILE)["segment"]
-    migration = migration_table(before, labels, names)
+    migration = migration_table(before, names, labels, names)
     migration.to_csv(folder / "migration.csv")
     return ScoreResult(folder, assignments, migration)
 
 
-def migration_table(before: pd.Series, after: pd.Series, names: dict[int, str]) -> pd.DataFrame:
-    """Customers in both: rows = segment before, columns = segment after, cells = customers."""
+def migration_table(before: pd.Series, before_names: dict, after: pd.Series, after_names: dict) -> pd.DataFrame:
+    """Customers in both runs: rows = segment before, columns = segment after (by name), cells = customers."""
     both = before.index.intersection(after.index)
-    table = pd.crosstab(
-        pd.Series(segment_names(names, before.loc[both]), index=both, name="before"),
-        pd.Series(segment_names(names, after.loc[both]), index=both, name="after"),
+    return pd.crosstab(
+        pd.Series(segment_names(before_names, before.loc[both]), index=both, name="before"),
+        pd.Series(segment_names(after_names, after.loc[both]), index=both, name="after"),
     )
-    return table

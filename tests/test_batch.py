@@ -38,3 +38,29 @@ def test_batch_with_one_broken_client(tmp_path, capsys):
     index = (reports / "index.html").read_text()
     assert index.count("report.html") == 3 and "unknown key &#x27;clustring&#x27;" in index
     assert "delta" in out and "failed" in out
+
+
+def test_killed_run_leaves_nothing_that_looks_complete(tmp_path):
+    """A run killed midway leaves only a .tmp- folder whose manifest says 'running'; no report, no LATEST."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = _client(tmp_path, "foxtrot", seed=2)
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "seglib.cli", "run", str(path), "--reports", str(reports)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(reports.glob("foxtrot/.tmp-*/02_features.ipynb")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    client = reports / "foxtrot"
+    partial = list(client.glob(".tmp-*"))
+    assert len(partial) == 1
+    assert json.loads((partial[0] / "manifest.json").read_text())["outcome"] == "running"
+    assert not [p for p in client.iterdir() if not p.name.startswith(".tmp-")]
+    assert not list(client.rglob("report.html"))

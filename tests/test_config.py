@@ -82,3 +82,14 @@ def test_relative_paths_resolve_from_params_folder(tmp_path):
     """input paths are read relative to the params file's folder."""
     params = load_params(write_params(tmp_path, tx_params("sub/tx.csv")))
     assert params.resolve("sub/tx.csv") == (tmp_path / "sub" / "tx.csv").resolve()
+
+
+def test_client_id_keeps_its_type(tmp_path):
+    """A quoted client id "007" stays the text "007"; an unquoted 007 (a number in YAML) is refused clearly."""
+    data = tx_params()
+    data["client"] = "007"
+    assert load_params(write_params(tmp_path, data)).client == "007"
+    path = tmp_path / "n.yaml"
+    path.write_text(write_params(tmp_path, tx_params()).read_text().replace("client: tiny", "client: 007"))
+    with pytest.raises(ParamsError, match="'client' Input should be a valid string"):
+        load_params(path)

@@ -57,6 +57,7 @@ def test_run_folder_holds_every_artifact(finished_run):
 def test_report_is_for_stakeholders(finished_run):
     """report.html has the sections, no code, no tracebacks, no external resources, and is small."""
     html = finished_run.report.read_text()
+    assert "first complete run for this client" in html
     for section in ["Executive summary", "The segments", "How far to trust it", "Method", "Data quality"]:
         assert section in html
     assert "import seglib" not in html and "Traceback" not in html and "Warning" not in html
@@ -75,6 +76,9 @@ def test_rerun_gives_identical_assignments_and_numbers(finished_run):
     again = sorted(p for p in finished_run.folder.parent.glob("2*") if p != finished_run.folder)[-1]
     for name in ("exports/all_assignments.csv", "kpis.csv", "comparison.csv", "features.parquet"):
         assert (finished_run.folder / name).read_bytes() == (again / name).read_bytes(), name
+    html = (again / "report.html").read_text()
+    n = len(pd.read_parquet(again / "assignments.parquet"))
+    assert "Since the last run" in html and f"{n:,} customers are in both runs; {n:,} (100%) stayed" in html
 
 
 def test_failing_stage_names_notebook_and_keeps_it(small_params, tmp_path):
