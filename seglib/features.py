@@ -35,13 +35,13 @@ import pandas as pd
 from seglib.config import FeatureParams, Params
 from seglib.engine import connect
 from seglib.errors import InputDataError, ParamsError
+from seglib.parsing import MONEY
 from seglib.rfm import DEFAULT_RFM_RULES, rfm_scores
 
 FEATURES_FILE = "features.parquet"
 DICTIONARY_FILE = "feature_dictionary.csv"
 META_FILE = "features.json"
 MAX_SHARE_LEVELS = 8
-MONEY = "decimal(38, 6)"
 MAX_CATEGORY_LEVELS = 30
 
 TRANSACTION_FEATURES = {

@@ -158,10 +158,9 @@ def _is_cancellation(t: ir.Table, params: Params) -> ir.BooleanValue:
 def _unreadable_check(t: ir.Table, account_counts: dict, params: Params, raw_cols: dict) -> None:
     """Stop with examples when a column is mostly unreadable (a mapping or format mistake)."""
     src = params.input.transactions
-    total = account_counts["rows_read"]
     for role, raw_name in raw_cols.items():
-        bad = account_counts.get(f"bad_{role}", 0)
-        nonnull = account_counts.get(f"nonnull_{role}", total)
+        bad = account_counts[f"bad_{role}"]
+        nonnull = account_counts[f"nonnull_{role}"]
         if bad and bad > _MAX_UNREADABLE_SHARE * max(nonnull, 1):
             examples = (
                 t.filter(t[f"__bad_{role}"]).select(v=t[raw_name].cast("string")).limit(5).to_pandas()["v"].tolist()
@@ -221,8 +220,9 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     for role in ("quantity", "unit_price", "amount"):
         if role in cols:
             checked[role] = cols[role]
-    for role in checked:
+    for role, raw_name in checked.items():
         aggs[f"bad_{role}"] = typed[f"__bad_{role}"].sum()
+        aggs[f"nonnull_{role}"] = typed[raw_name].notnull().sum()
     for i, name in enumerate(raw_columns):
         column = typed[name]
         missing = column.isnull() | (column == "") if column.type().is_string() else column.isnull()
@@ -257,7 +257,6 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
             f"{params.source_file} (e.g. the analysis window, countries, or the column mapping)"
         )
     if params.cleaning.duplicates == "drop":
-        # Exact duplicates: distinct over the raw columns only (narrower keys), then type again.
         # Exact duplicates are judged on the raw columns (narrow keys); the kept rows are then typed again.
         kept, _ = _typed(kept.select(raw_columns).distinct(), params, date_format=info["date_format"])
         kept = kept.mutate(__cancel=_is_cancellation(kept, params))
@@ -289,7 +288,7 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         customers=written.customer_id.nunique(),
         first=written.timestamp.min(),
         last=written.timestamp.max(),
-        revenue=written.amount.cast("decimal(38, 6)").sum().cast("float64"),
+        revenue=written.amount.cast(parsing.MONEY).sum().cast("float64"),
         outliers=written.is_outlier.sum(),
     ).to_pandas().iloc[0]
     rows_kept = int(after["rows"])

@@ -15,6 +15,9 @@ import ibis.expr.types as ir
 
 from seglib.errors import InputDataError
 
+#: Exact type for summing money: float sums in a parallel engine depend on row order.
+MONEY = "decimal(38, 6)"
+
 # Candidate formats tried when the params give no date_format. Day-first and
 # month-first forms are both listed so that an ambiguous column is detected and
 # reported instead of guessed.

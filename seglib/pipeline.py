@@ -154,12 +154,10 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     return summary
 
 
-def _zscores(lift, names: dict) -> pd.DataFrame:
-    z = lift[1] if isinstance(lift, tuple) else lift
-    if "segment" in getattr(z, "columns", []) and "z" in z.columns:
-        z = z.pivot(index="segment", columns="feature", values="z")
-    z = z.rename(index=lambda k: segment_name(names, k))
-    return z
+def _zscores(lift: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """Segment (by name) × feature grid of standardised differences, from :func:`profile.lift_table`."""
+    z = lift.pivot(index="segment", columns="feature", values="z")
+    return z.rename(index=lambda k: segment_name(names, k))
 
 
 KEY_FIGURES = ("recency_days", "frequency", "monetary", "avg_order_value")
