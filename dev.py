@@ -48,7 +48,7 @@ def main() -> int:
         setup()
         sh(str(BIN / "seglib"), "demo")
     elif command == "test":
-        setup()
+        setup("dev,spark")  # the Spark equality test needs PySpark (and Java 17, which pip cannot install)
         sh(str(PY), "-m", "pytest", "-q", *sys.argv[2:])
     else:
         print(__doc__)

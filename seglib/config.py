@@ -135,10 +135,15 @@ class CleaningParams(_Strict):
     non_product_pattern: str | None = Field(None, description="regular expression on the product code")
     start: str | None = Field(None, description="first date kept (YYYY-MM-DD)")
     end: str | None = Field(None, description="last date kept (YYYY-MM-DD)")
-    snapshot_date: str | None = Field(None, description="date recency is measured from; default day after last order")
+    snapshot_date: str | None = Field(
+        None, description="date recency is measured from; default: the day after the last line that passes the rules")
     countries: list[str] | None = None
     channels: list[str] | None = None
     outliers: OutlierParams = Field(default_factory=OutlierParams)
+    write_clean_log: bool = Field(
+        False, description="also write the clean log (clean_transactions.parquet) to the run folder; "
+        "off by default because at tens of millions of lines writing it costs more than the whole ingest"
+    )
 
     @field_validator("non_product_pattern")
     @classmethod

@@ -1,9 +1,10 @@
 """Features: one row per customer, and a dictionary that says what each feature means.
 
 The per-customer aggregation of the transaction log is one Ibis expression
-(:func:`customer_aggregates`) run by the engine; only the per-customer result (small)
-reaches pandas. Each feature is defined exactly, so every backend computes the same
-numbers:
+(:func:`customer_aggregates`), run by the engine during the ingest in the same pass
+that removes exact duplicates; only the per-customer result (small) reaches pandas,
+and this stage builds on it. Each feature is defined exactly, so every backend
+computes the same numbers:
 
 * a *purchase line* is a line with positive quantity (or amount, when there is no
   quantity) that is not on a cancelled order;
@@ -18,12 +19,13 @@ numbers:
   missing for one-order customers;
 * ``items_per_order``: purchased quantity / frequency;
 * ``return_rate``: value returned or cancelled / purchase value.
+
+Money and quantities are summed as ``decimal(38, 6)`` and only then turned into floats.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,7 +35,6 @@ import numpy as np
 import pandas as pd
 
 from seglib.config import FeatureParams, Params
-from seglib.engine import connect
 from seglib.errors import InputDataError, ParamsError
 from seglib.parsing import MONEY
 from seglib.rfm import DEFAULT_RFM_RULES, rfm_scores
@@ -114,32 +115,40 @@ def _unique_slugs(levels: list[str]) -> list[str]:
     return out
 
 
-def customer_aggregates(clean: ir.Table, snapshot: str, share_levels: dict[str, list[str]]) -> ir.Table:
-    """Per-customer aggregation of a clean transaction table, as one Ibis expression."""
+def customer_aggregates(
+    clean: ir.Table, snapshot: str, share_levels: dict[str, list[str]], extra: dict | None = None
+) -> ir.Table:
+    """Per-customer aggregation of the clean log (:func:`seglib.cleaning.clean_lines`), one Ibis expression.
+
+    Only lines with ``__kept`` count, each ``__w`` times. Every customer with a row in
+    ``clean`` gets a row (``frequency`` 0 when they have no purchase); ``extra`` adds
+    aggregates to the same pass (the ingest's after-cleaning counts).
+    """
     snap = ibis.timestamp(f"{snapshot} 00:00:00").epoch_seconds()
     has_qty = "quantity" in clean.columns
+    kept = clean["__kept"]
     sign = clean.quantity if has_qty else clean.amount
-    purchase = (sign > 0) & ~clean.is_cancellation
+    purchase = kept & (sign > 0) & ~clean.is_cancellation
     # Money is summed as an exact decimal: floating-point sums in a parallel engine depend
     # on the order of the rows, and the same data must give the same numbers every run.
     amount = clean.amount.cast(MONEY)
+    weighted = _weighted(amount, clean["__w"])
     aggs = {
         "frequency": clean.order_id.nunique(where=purchase),
-        "monetary": amount.sum(),
-        "gross": amount.sum(where=purchase),
-        "returned": (-amount).sum(where=~purchase & (amount < 0)),
+        "monetary": weighted.sum(where=kept),
+        "gross": weighted.sum(where=purchase),
+        "returned": (-weighted).sum(where=kept & ~purchase & (amount < 0)),
         "first_ts": clean.timestamp.min(where=purchase),
         "last_ts": clean.timestamp.max(where=purchase),
     }
     if has_qty:
-        aggs["items"] = clean.quantity.cast(MONEY).sum(where=purchase)
+        aggs["items"] = _weighted(clean.quantity.cast(MONEY), clean["__w"]).sum(where=purchase)
     for column, levels in share_levels.items():
         for level in levels:
             hit = purchase & (clean[column].fill_null("(missing)") == level)
-            aggs[f"{column}__{level}"] = amount.sum(where=hit)
-    per = clean.group_by(customer_id=clean.customer_id).aggregate(**aggs)
-    per = per.filter(per.frequency > 0)
-    per = per.mutate(**{c: per[c].cast("float64") for c in per.columns if per[c].type().is_decimal()})
+            aggs[f"{column}__{level}"] = weighted.sum(where=hit)
+    per = clean.group_by(customer_id=clean.customer_id).aggregate(**aggs, **(extra or {}))
+    per = per.mutate(**{c: per[c].cast("float64") for c in aggs if per[c].type().is_decimal()})
     zero = ibis.literal(0.0)
     first = per.first_ts.epoch_seconds()
     last = per.last_ts.epoch_seconds()
@@ -149,31 +158,39 @@ def customer_aggregates(clean: ir.Table, snapshot: str, share_levels: dict[str, 
         "frequency": per.frequency.cast("int64"),
         "monetary": per.monetary.fill_null(zero),
         "tenure_days": ((snap - first) / 86400).floor().cast("int64"),
-        "avg_order_value": per.gross / per.frequency,
+        "avg_order_value": ibis.ifelse(per.frequency > 0, per.gross / per.frequency, ibis.null("float64")),
         "mean_days_between_orders": ibis.ifelse(
             per.frequency > 1, (last - first) / 86400 / (per.frequency - 1), ibis.null("float64")
         ),
         "return_rate": ibis.ifelse(per.gross > 0, per.returned.fill_null(zero) / per.gross, zero),
     }
     if has_qty:
-        out["items_per_order"] = per["items"] / per.frequency
+        out["items_per_order"] = ibis.ifelse(per.frequency > 0, per["items"] / per.frequency, ibis.null("float64"))
     for column, levels in share_levels.items():
         for level, name in zip(levels, _unique_slugs(levels)):
             out[f"share_{column}_{name}"] = ibis.ifelse(
                 per.gross > 0, per[f"{column}__{level}"].fill_null(zero) / per.gross, zero
             )
-    return per.select(**out)
+    return per.select(**out, **{k: per[k] for k in (extra or {})})
 
 
-def _share_levels(clean: ir.Table) -> dict[str, list[str]]:
-    """The most common category and channel values (by purchase value), at most MAX_SHARE_LEVELS each."""
+def _weighted(value: ir.DecimalValue, weight: ir.IntegerValue) -> ir.DecimalValue:
+    """``value`` times the line's weight, still the exact money type (no multiply when all weights are 1)."""
+    if isinstance(weight.op(), ibis.expr.operations.Literal) and weight.op().value == 1:
+        return value
+    return (value * weight).cast(MONEY)
+
+
+def share_levels(lines: ir.Table) -> dict[str, list[str]]:
+    """The most common category and channel values (by value of the lines that pass the rules), at most
+    MAX_SHARE_LEVELS each; ties are broken by the value's text, so every engine picks the same."""
     levels = {}
     for column in ("category", "channel"):
-        if column not in clean.columns:
+        if column not in lines.columns:
             continue
         top = (
-            clean.group_by(level=clean[column].fill_null("(missing)"))
-            .aggregate(value=clean.amount.cast(MONEY).sum())
+            lines.group_by(level=lines[column].fill_null("(missing)"))
+            .aggregate(value=lines.amount.cast(MONEY).sum())
             .order_by([ibis.desc("value"), "level"])
             .limit(MAX_SHARE_LEVELS)
             .to_pandas()
@@ -183,22 +200,21 @@ def _share_levels(clean: ir.Table) -> dict[str, list[str]]:
     return levels
 
 
-def transaction_features(con: ibis.BaseBackend, clean_path: Path, snapshot: str) -> tuple[pd.DataFrame, list[str]]:
-    """Run the aggregation in the engine; return the per-customer frame and notes."""
-    clean = con.read_parquet(str(clean_path))
-    levels = _share_levels(clean)
-    table = customer_aggregates(clean, snapshot, levels).order_by("customer_id").to_pandas()
-    table = table.set_index("customer_id")
-    table.index = table.index.astype(str)
-    all_customers = int(clean.customer_id.nunique().to_pandas())
+def transaction_features(run_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The per-customer table the ingest aggregated in the engine, and notes on who is left out."""
+    from seglib.ingest import AGGREGATES_FILE
+
+    table = pd.read_parquet(run_dir / AGGREGATES_FILE).set_index("customer_id")
     notes = []
-    without = all_customers - len(table)
+    without = int((table["frequency"] == 0).sum())
     if without:
         notes.append(
             f"{without:,} customers have only returns or cancellations in the kept rows (no purchase) "
             f"and are not segmented"
         )
-    return table, notes
+    table = table[table["frequency"] > 0]
+    # Whole days: nullable in the engine (customers without a purchase), whole numbers here.
+    return table.astype({"recency_days": "int64", "tenure_days": "int64"}), notes
 
 
 def _dictionary_rows(table: pd.DataFrame, categorical: list[str], log_columns: list[str], used: list[str]) -> pd.DataFrame:
@@ -233,7 +249,7 @@ def _dictionary_rows(table: pd.DataFrame, categorical: list[str], log_columns: l
 
 def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
     """Stage 2: per-customer features from the clean tables the ingest wrote in ``run_dir``."""
-    from seglib.ingest import CLEAN_FILE, CUSTOMERS_FILE, QUALITY_FILE
+    from seglib.ingest import CUSTOMERS_FILE, QUALITY_FILE
     from seglib.quality import QualityAccount
 
     run_dir = Path(run_dir)
@@ -242,13 +258,7 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
     tx_cols: list[str] = []
     if params.input.transactions is not None:
         snapshot = QualityAccount.load(run_dir / QUALITY_FILE).snapshot_date
-        scratch = run_dir / "_staging"
-        con = connect(params.engine, workdir=scratch)
-        try:
-            tx, tx_notes = transaction_features(con, run_dir / CLEAN_FILE, snapshot)
-        finally:
-            con.disconnect()
-            shutil.rmtree(scratch, ignore_errors=True)
+        tx, tx_notes = transaction_features(run_dir)
         rules = DEFAULT_RFM_RULES if fp.rfm_rules is None else tuple(
             (rule.segment, rule.r, rule.fm) for rule in fp.rfm_rules
         )

@@ -17,30 +17,16 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from seglib import parsing
+from seglib.cleaning import RULE_ORDER, clean_lines, drop_reason, is_cancellation, typed_columns
 from seglib.config import Params
-from seglib.engine import check_columns, connect, materialize, read_source
+from seglib.engine import check_columns, connect, read_source
 from seglib.errors import InputDataError
 from seglib.quality import QualityAccount
 
-#: Drop rules, in the order they are applied. A row is counted under the first that applies.
-RULE_ORDER = (
-    "unreadable timestamp",
-    "unreadable number",
-    "missing timestamp",
-    "missing customer id",
-    "before the analysis window",
-    "after the analysis window",
-    "country not included",
-    "channel not included",
-    "not a product",
-    "zero or negative price",
-    "cancellation",
-    "return",
-)
 _MAX_UNREADABLE_SHARE = 0.01
 
 CLEAN_FILE = "clean_transactions.parquet"
+AGGREGATES_FILE = "customer_aggregates.parquet"
 CUSTOMERS_FILE = "customers.parquet"
 QUALITY_FILE = "quality.json"
 
@@ -63,96 +49,6 @@ class IngestResult:
                              "rows kept": acc.rows_kept, "customers": acc.customers_after,
                              "written to": Path(out).name if out else ""})
         return pd.DataFrame(rows)
-
-
-def _typed(raw: ir.Table, params: Params, date_format: str | None = None) -> tuple[ir.Table, dict[str, str]]:
-    """Canonical typed columns next to the raw ones (raw kept for exact-duplicate checks)."""
-    src = params.input.transactions
-    cols = src.columns
-    check_columns(raw, {f"columns.{k}": v for k, v in cols.items()}, str(params.source_file), src.path)
-    fmt = date_format or src.date_format
-    ts_col = raw[cols["timestamp"]]
-    if fmt is None and ts_col.type().is_string():
-        # A sample of distinct values, in a stable order, for detecting the format.
-        sample = (
-            raw.select(v=parsing.text(ts_col)).filter(ibis._.v.notnull()).distinct()
-            .order_by("v").limit(2000).to_pandas()["v"]
-        )
-        fmt = parsing.detect_date_format(sample.tolist(), f"{src.path}, column '{cols['timestamp']}'")
-    fields = {
-        "customer_id": parsing.text(raw[cols["customer_id"]]),
-        "timestamp": parsing.timestamp(ts_col, fmt or "%Y-%m-%d %H:%M:%S"),
-    }
-    checks = {"timestamp": (ts_col, fields["timestamp"])}
-    for role in ("quantity", "unit_price", "amount"):
-        if role in cols:
-            fields[role] = parsing.number(raw[cols[role]], src.decimal)
-            checks[role] = (raw[cols[role]], fields[role])
-    if "amount" not in fields:
-        fields["amount"] = fields["quantity"] * fields["unit_price"]
-    for role in ("order_id", "product", "description", "category", "channel", "country"):
-        if role in cols:
-            fields[role] = parsing.text(raw[cols[role]], strip=role in ("order_id", "product"))
-    typed = raw.mutate(**{f"__{k}": v for k, v in fields.items()})
-    # Only text can fail to parse; a typed column (Parquet) is never "unreadable".
-    flags = {
-        f"__bad_{role}": (parsing.text(raw_col).notnull() & parsed.isnull())
-        if raw_col.type().is_string()
-        else ibis.literal(False)
-        for role, (raw_col, parsed) in checks.items()
-    }
-    return typed.mutate(**flags), {"date_format": fmt}
-
-
-def _reason(t: ir.Table, params: Params) -> ir.IntegerValue:
-    """The first drop rule that applies to each row, as 1 + its index in RULE_ORDER (0 = kept)."""
-    c = params.cleaning
-    cols = params.input.transactions.columns
-    qty = t["__quantity"] if "quantity" in cols else t["__amount"]
-    cancel = _is_cancellation(t, params)
-    cases = [
-        (t["__bad_timestamp"], "unreadable timestamp"),
-        (
-            ibis.or_(*[t[f"__bad_{r}"] for r in ("quantity", "unit_price", "amount") if r in cols]),
-            "unreadable number",
-        ),
-        (t["__timestamp"].isnull(), "missing timestamp"),
-        (t["__customer_id"].isnull(), "missing customer id"),
-    ]
-    if c.start:
-        cases.append((t["__timestamp"] < ibis.timestamp(f"{c.start} 00:00:00"), "before the analysis window"))
-    if c.end:
-        end = pd.Timestamp(c.end) + pd.Timedelta(days=1)
-        cases.append((t["__timestamp"] >= ibis.timestamp(str(end)), "after the analysis window"))
-    if c.countries is not None and "country" in cols:
-        cases.append((~t["__country"].isin(c.countries) | t["__country"].isnull(), "country not included"))
-    if c.channels is not None and "channel" in cols:
-        cases.append((~t["__channel"].isin(c.channels) | t["__channel"].isnull(), "channel not included"))
-    if "product" in cols and (c.non_product_codes or c.non_product_pattern):
-        code = t["__product"].upper()
-        test = ibis.literal(False)
-        if c.non_product_codes:
-            test = test | code.isin([x.upper() for x in c.non_product_codes])
-        if c.non_product_pattern:
-            test = test | t["__product"].re_search(c.non_product_pattern)
-        cases.append((test.fill_null(False), "not a product"))
-    if c.nonpositive_price == "drop":
-        price = t["__unit_price"] if "unit_price" in cols else t["__amount"].abs()
-        cases.append((price <= 0, "zero or negative price"))
-    if c.cancellations == "drop":
-        cases.append((cancel, "cancellation"))
-    if c.returns == "drop":
-        cases.append(((qty < 0) & ~cancel, "return"))
-    return ibis.cases(
-        *[(cond.fill_null(False), RULE_ORDER.index(label) + 1) for cond, label in cases], else_=0
-    ).cast("int8")
-
-
-def _is_cancellation(t: ir.Table, params: Params) -> ir.BooleanValue:
-    prefix = params.cleaning.cancellation_prefix
-    if prefix and "order_id" in params.input.transactions.columns:
-        return t["__order_id"].startswith(prefix).fill_null(False)
-    return ibis.literal(False)
 
 
 def _unreadable_check(t: ir.Table, account_counts: dict, params: Params, raw_cols: dict) -> None:
@@ -178,7 +74,18 @@ def _unreadable_check(t: ir.Table, account_counts: dict, params: Params, raw_col
 
 
 def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) -> QualityAccount:
-    """Clean the transaction log into ``out_dir/clean_transactions.parquet`` and account for every row."""
+    """Clean the transaction log, account for every row, and aggregate it per customer.
+
+    Three passes over the raw log, all in the engine: (1) one aggregate with every quality
+    count, (2) the example rows of each drop rule, (3) the clean log (exact duplicates
+    removed by grouping the raw rows) aggregated per customer, written to
+    ``out_dir/customer_aggregates.parquet`` with the account's after-cleaning counts. The
+    clean log itself is written (``clean_transactions.parquet``) only when
+    ``cleaning.write_clean_log`` is on: at 100 million lines, writing it costs more than
+    all the counting.
+    """
+    from seglib.features import customer_aggregates, share_levels
+
     src = params.input.transactions
     path = params.resolve(src.path)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,19 +95,111 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         raise InputDataError(
             f"{path}: the file has a header ({len(raw_columns)} columns) but no data rows; export it again"
         )
-    typed, info = _typed(raw, params)
+    typed, info = typed_columns(raw, params)
     cols = src.columns
-    typed = typed.mutate(__reason=_reason(typed, params), __cancel=_is_cancellation(typed, params))
-    # Typing is cheap next to writing wide tables, so the typed rows are never stored:
-    # each pass below (counts, duplicates, the clean file) computes them in the engine.
-    qty = typed["__quantity"] if "quantity" in cols else typed["__amount"]
+    typed = typed.mutate(__reason=drop_reason(typed, params), __cancel=is_cancellation(typed, params))
+    counts = _quality_counts(typed, params, raw_columns)
+    _unreadable_check(typed, counts, params, _checked_columns(cols))
+    if counts["issue_cancellation_rows"] > 0.5 * counts["rows_read"]:
+        raise InputDataError(
+            f"{path}: {counts['issue_cancellation_rows']:,} of {counts['rows_read']:,} rows have an order id starting "
+            f"with cleaning.cancellation_prefix '{params.cleaning.cancellation_prefix}', so most of the log would "
+            f"count as cancellations; set cancellation_prefix to the prefix this client really uses, or null"
+        )
+    if counts["rows_read"] == sum(counts[f"drop_{label}"] for label in RULE_ORDER):
+        drops = {label: counts[f"drop_{label}"] for label in RULE_ORDER if counts[f"drop_{label}"]}
+        raise InputDataError(
+            f"{path}: every one of the {counts['rows_read']:,} rows was removed by the cleaning policy "
+            f"({', '.join(f'{k}: {v:,}' for k, v in drops.items())}); loosen the cleaning section of "
+            f"{params.source_file} (e.g. the analysis window, countries, or the column mapping)"
+        )
+    snapshot = params.cleaning.snapshot_date or str(
+        (pd.Timestamp(counts["last_passing_timestamp"]).normalize() + pd.Timedelta(days=1)).date()
+    )
+    outliers = params.cleaning.outliers
+    threshold = counts.get("outlier_threshold")
+    clean = clean_lines(raw, params, info["date_format"], threshold)
+    passes = clean["__reason"] == 0
+    extra = {  # what the account needs, in the same pass as the features
+        "lines_kept": clean["__w"].sum(where=clean["__kept"]),
+        "lines_outlier": clean["__w"].sum(where=passes & clean.is_outlier),
+        "duplicates_raw": (clean["__n"] - 1).sum(),
+        "duplicates_passing": (clean["__n"] - 1).sum(where=passes),
+        "first_kept": clean.timestamp.min(where=clean["__kept"]),
+        "last_kept": clean.timestamp.max(where=clean["__kept"]),
+    }
+    levels = share_levels(typed.filter(typed["__reason"] == 0).select(
+        **{c: typed[f"__{c}"] for c in ("amount", "category", "channel") if f"__{c}" in typed.columns}))
+    per = customer_aggregates(clean, snapshot, levels, extra=extra).order_by("customer_id").to_pandas()
+    duplicates_raw = int(per["duplicates_raw"].sum())  # rows without a customer id included
+    per = per[per["customer_id"].notna()]
+    per.insert(0, "customer_id", per.pop("customer_id").astype(str))
+    kept_customers = per[per["lines_kept"].fillna(0) > 0]
+    kept_customers.drop(columns=list(extra)).to_parquet(out_dir / AGGREGATES_FILE, index=False)
+    if params.cleaning.write_clean_log:
+        written = clean.filter(clean["__kept"])
+        written = written.drop("__kept", "__reason", "__n", "__w") if params.cleaning.duplicates == "drop" else \
+            written.rename(copies="__n").drop("__kept", "__reason", "__w")
+        con.to_parquet(written, str(out_dir / CLEAN_FILE))
+    rows_kept = int(per["lines_kept"].fillna(0).sum())
+    dedup_dropped = int(per["duplicates_passing"].sum()) if params.cleaning.duplicates == "drop" else 0
+    outlier_rows = int(per["lines_outlier"].fillna(0).sum())
 
-    # One pass over the raw log: every count the account needs.
+    steps = []
+    for code, label in enumerate(RULE_ORDER, start=1):
+        n = counts[f"drop_{label}"]
+        if n:
+            ex = typed.filter(typed["__reason"] == code).select(raw_columns).limit(3).to_pandas()
+            steps.append({"rule": label, "action": "dropped", "rows": n, "examples": _examples(ex)})
+    if params.cleaning.duplicates == "drop":
+        steps.append({"rule": "exact duplicate of an earlier row", "action": "dropped", "rows": dedup_dropped, "examples": []})
+    if outliers.method != "none":
+        action = {"drop": "dropped", "cap": "capped", "flag": "flagged (kept)"}[outliers.method]
+        shown = f"{threshold:,.2f}" if threshold is not None else "none"
+        steps.append(
+            {
+                "rule": f"outlier: |{outliers.column}| above the {outliers.quantile:g} quantile ({shown})",
+                "action": action,
+                "rows": outlier_rows,
+                "examples": [],
+            }
+        )
+    account = QualityAccount(
+        kind="transactions",
+        source=str(path),
+        rows_read=counts["rows_read"],
+        rows_kept=rows_kept,
+        steps=steps,
+        issues=_issues(counts, duplicates_raw),
+        missing={name: counts[f"missing_{i}"] for i, name in enumerate(raw_columns)},
+        customers_before=counts["customers_before"],
+        customers_after=len(kept_customers),
+        date_range=[_iso(counts["first_timestamp"]), _iso(counts["last_timestamp"])],
+        kept_date_range=[_iso(kept_customers["first_kept"].min()), _iso(kept_customers["last_kept"].max())],
+        value_ranges={k: counts[k] for k in counts if k.startswith(("min_", "max_"))},
+        notes=[f"timestamps read with format {info['date_format']}" if info["date_format"] else "timestamps read from a typed column", f"snapshot date for recency: {snapshot}"],
+        snapshot_date=snapshot,
+        revenue_kept=float(kept_customers["monetary"].sum()),
+    )
+    return account
+
+
+def _checked_columns(cols: dict[str, str]) -> dict[str, str]:
+    """The mapped columns that are parsed from text (and so can be unreadable)."""
+    return {"timestamp": cols["timestamp"], **{r: cols[r] for r in ("quantity", "unit_price", "amount") if r in cols}}
+
+
+def _quality_counts(typed: ir.Table, params: Params, raw_columns: list[str]) -> dict:
+    """One pass over the raw log: every count the account needs before cleaning."""
+    cols = params.input.transactions.columns
+    qty = typed["__quantity"] if "quantity" in cols else typed["__amount"]
+    passing = typed["__reason"] == 0
     aggs = {
         "rows_read": typed.count(),
         "customers_before": typed["__customer_id"].nunique(),
         "first_timestamp": typed["__timestamp"].min(),
         "last_timestamp": typed["__timestamp"].max(),
+        "last_passing_timestamp": typed["__timestamp"].max(where=passing),
         "issue_missing_customer": typed["__customer_id"].isnull().sum(),
         "issue_cancellation_rows": typed["__cancel"].sum(),
         "issue_negative_quantity": (qty < 0).fill_null(False).sum(),
@@ -216,11 +215,7 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         aggs["max_quantity"] = typed["__quantity"].max()
     aggs["min_amount"] = typed["__amount"].min()
     aggs["max_amount"] = typed["__amount"].max()
-    checked = {"timestamp": cols["timestamp"]}
-    for role in ("quantity", "unit_price", "amount"):
-        if role in cols:
-            checked[role] = cols[role]
-    for role, raw_name in checked.items():
+    for role, raw_name in _checked_columns(cols).items():
         aggs[f"bad_{role}"] = typed[f"__bad_{role}"].sum()
         aggs[f"nonnull_{role}"] = typed[raw_name].notnull().sum()
     for i, name in enumerate(raw_columns):
@@ -230,108 +225,12 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     for code, label in enumerate(RULE_ORDER, start=1):
         aggs[f"drop_{label}"] = (typed["__reason"] == code).sum()
     outliers = params.cleaning.outliers
-    measure_name = "__quantity" if outliers.column == "quantity" and "quantity" in cols else "__amount"
     if outliers.method != "none":
         # Line-level cut-off over the rows that pass every rule (before duplicate removal).
-        aggs["outlier_threshold"] = typed[measure_name].abs().quantile(
-            outliers.quantile, where=typed["__reason"] == 0
-        )
+        measure = typed["__quantity"] if outliers.column == "quantity" and "quantity" in cols else typed["__amount"]
+        aggs["outlier_threshold"] = measure.abs().quantile(outliers.quantile, where=passing)
     counts = {k: _plain(v) for k, v in typed.aggregate(**aggs).to_pandas().iloc[0].items()}
-    _unreadable_check(typed, counts, params, checked)
-    if counts["issue_cancellation_rows"] > 0.5 * counts["rows_read"]:
-        raise InputDataError(
-            f"{path}: {counts['issue_cancellation_rows']:,} of {counts['rows_read']:,} rows have an order id starting "
-            f"with cleaning.cancellation_prefix '{params.cleaning.cancellation_prefix}', so most of the log would "
-            f"count as cancellations; set cancellation_prefix to the prefix this client really uses, or null"
-        )
-
-    # Exact duplicates in the raw file (all original columns equal).
-    raw_distinct = _plain(typed.select(raw_columns).distinct().count().to_pandas())
-    kept = typed.filter(typed["__reason"] == 0)
-    before_dedup = counts["rows_read"] - sum(counts[f"drop_{label}"] for label in RULE_ORDER)
-    if before_dedup == 0:
-        drops = {label: counts[f"drop_{label}"] for label in RULE_ORDER if counts[f"drop_{label}"]}
-        raise InputDataError(
-            f"{path}: every one of the {counts['rows_read']:,} rows was removed by the cleaning policy "
-            f"({', '.join(f'{k}: {v:,}' for k, v in drops.items())}); loosen the cleaning section of "
-            f"{params.source_file} (e.g. the analysis window, countries, or the column mapping)"
-        )
-    if params.cleaning.duplicates == "drop":
-        # Exact duplicates are judged on the raw columns (narrow keys); the kept rows are then typed again.
-        kept, _ = _typed(kept.select(raw_columns).distinct(), params, date_format=info["date_format"])
-        kept = kept.mutate(__cancel=_is_cancellation(kept, params))
-    canon = [c for c in kept.columns if c.startswith("__") and not c.startswith("__bad_") and c != "__reason"]
-    clean = kept.select(**{c.removeprefix("__"): kept[c] for c in canon})
-    clean = clean.rename(is_cancellation="cancel")
-    if "order_id" not in cols:
-        clean = clean.mutate(order_id=clean.customer_id.concat("@", clean.timestamp.cast("string")))
-    is_return = ((clean.quantity if "quantity" in cols else clean.amount) < 0) & ~clean.is_cancellation
-    clean = clean.mutate(is_return=is_return)
-    threshold = counts.get("outlier_threshold")
-    if outliers.method != "none" and threshold is not None:
-        is_out = (clean[measure_name.removeprefix("__")].abs() > threshold).fill_null(False)
-        if outliers.method == "cap":
-            sign = ibis.ifelse(clean.amount < 0, -1.0, 1.0)
-            clean = clean.mutate(amount=ibis.ifelse(is_out, sign * threshold, clean.amount))
-        clean = clean.mutate(is_outlier=is_out)
-    else:
-        clean = clean.mutate(is_outlier=ibis.literal(False))
-    if outliers.method == "drop":
-        pre_drop = _plain(clean.count().to_pandas())
-        clean = clean.filter(~clean.is_outlier)
-
-    out_path = out_dir / CLEAN_FILE
-    con.to_parquet(clean, str(out_path))
-    written = con.read_parquet(str(out_path))
-    after = written.aggregate(
-        rows=written.count(),
-        customers=written.customer_id.nunique(),
-        first=written.timestamp.min(),
-        last=written.timestamp.max(),
-        revenue=written.amount.cast(parsing.MONEY).sum().cast("float64"),
-        outliers=written.is_outlier.sum(),
-    ).to_pandas().iloc[0]
-    rows_kept = int(after["rows"])
-    outlier_rows = pre_drop - rows_kept if outliers.method == "drop" else int(after["outliers"])
-    dedup_dropped = before_dedup - rows_kept - (outlier_rows if outliers.method == "drop" else 0)
-
-    steps = []
-    for code, label in enumerate(RULE_ORDER, start=1):
-        n = counts[f"drop_{label}"]
-        if n:
-            ex = typed.filter(typed["__reason"] == code).select(raw_columns).limit(3).to_pandas()
-            steps.append({"rule": label, "action": "dropped", "rows": n, "examples": _examples(ex)})
-    if params.cleaning.duplicates == "drop":
-        steps.append({"rule": "exact duplicate of an earlier row", "action": "dropped", "rows": dedup_dropped, "examples": []})
-    if outliers.method != "none":
-        action = {"drop": "dropped", "cap": "capped", "flag": "flagged (kept)"}[outliers.method]
-        steps.append(
-            {
-                "rule": f"outlier: |{outliers.column}| above the {outliers.quantile:g} quantile ({threshold:,.2f})",
-                "action": action,
-                "rows": outlier_rows,
-                "examples": [],
-            }
-        )
-    snapshot = params.cleaning.snapshot_date or str((pd.Timestamp(after["last"]).normalize() + pd.Timedelta(days=1)).date())
-    account = QualityAccount(
-        kind="transactions",
-        source=str(path),
-        rows_read=counts["rows_read"],
-        rows_kept=rows_kept,
-        steps=steps,
-        issues=_issues(counts, counts["rows_read"] - raw_distinct),
-        missing={name: counts[f"missing_{i}"] for i, name in enumerate(raw_columns)},
-        customers_before=counts["customers_before"],
-        customers_after=int(after["customers"]),
-        date_range=[_iso(counts["first_timestamp"]), _iso(counts["last_timestamp"])],
-        kept_date_range=[_iso(after["first"]), _iso(after["last"])],
-        value_ranges={k: counts[k] for k in counts if k.startswith(("min_", "max_"))},
-        notes=[f"timestamps read with format {info['date_format']}" if info["date_format"] else "timestamps read from a typed column", f"snapshot date for recency: {snapshot}"],
-        snapshot_date=snapshot,
-        revenue_kept=float(after["revenue"]),
-    )
-    return account
+    return counts
 
 
 def _issues(counts: dict, duplicates: int) -> list[dict]:

@@ -42,29 +42,35 @@ AUTO_DATE_FORMATS = (
     "%d-%m-%Y",
 )
 
+# strftime directive -> (pattern of the text it matches, the date part it gives)
 _DIRECTIVES = {
-    "%Y": r"\d{4}",
-    "%y": r"\d{2}",
-    "%m": r"(0?[1-9]|1[0-2])",
-    "%d": r"(0?[1-9]|[12]\d|3[01])",
-    "%H": r"([01]?\d|2[0-3])",
-    "%I": r"(0?[1-9]|1[0-2])",
-    "%M": r"[0-5]\d",
-    "%S": r"[0-5]\d",
-    "%f": r"\d{1,9}",
-    "%p": r"([AaPp][Mm])",
-    "%b": r"[A-Za-z]{3}",
-    "%B": r"[A-Za-z]{3,9}",
+    "%Y": (r"\d{4}", "year"),
+    "%y": (r"\d{2}", "year2"),
+    "%m": (r"0?[1-9]|1[0-2]", "month"),
+    "%d": (r"0?[1-9]|[12]\d|3[01]", "day"),
+    "%H": (r"[01]?\d|2[0-3]", "hour"),
+    "%I": (r"0?[1-9]|1[0-2]", "hour12"),
+    "%M": (r"[0-5]\d", "minute"),
+    "%S": (r"[0-5]\d", "second"),
+    "%f": (r"\d{1,9}", "fraction"),
+    "%p": (r"[AaPp][Mm]", "ampm"),
+    "%b": (r"[A-Za-z]{3}", "month_abbr"),
+    "%B": (r"[A-Za-z]{3,9}", "month_name"),
 }
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+           "october", "november", "december")
 
 
-def format_regex(fmt: str) -> str:
-    """An anchored regular expression that matches what ``strptime(fmt)`` can parse.
+def format_regex(fmt: str) -> tuple[str, list[str]]:
+    """An anchored regular expression for ``strptime(fmt)`` text, and the date part each group holds.
 
-    >>> format_regex("%Y-%m-%d")
-    '^\\\\d{4}\\\\-(0?[1-9]|1[0-2])\\\\-(0?[1-9]|[12]\\\\d|3[01])$'
+    Only capture groups are the date parts, so ``re_extract(pattern, i + 1)`` gives part ``i``
+    on every engine (DuckDB's RE2 and Spark's Java regular expressions read it alike).
+
+    >>> format_regex("%d/%m/%Y")
+    ('^(0?[1-9]|[12]\\\\d|3[01])/(0?[1-9]|1[0-2])/(\\\\d{4})$', ['day', 'month', 'year'])
     """
-    out, i = [], 0
+    out, parts, i = [], [], 0
     while i < len(fmt):
         if fmt[i] == "%":
             directive = fmt[i : i + 2]
@@ -73,12 +79,16 @@ def format_regex(fmt: str) -> str:
                     f"date_format '{fmt}': the directive '{directive}' is not supported; "
                     f"use {', '.join(sorted(_DIRECTIVES))}"
                 )
-            out.append(_DIRECTIVES[directive])
+            pattern, part = _DIRECTIVES[directive]
+            if part in parts:
+                raise InputDataError(f"date_format '{fmt}': '{directive}' appears twice")
+            out.append(f"({pattern})")
+            parts.append(part)
             i += 2
         else:
-            out.append(re.escape(fmt[i]))
+            out.append(re.escape(fmt[i]) if not fmt[i].isalnum() and fmt[i] != " " else fmt[i])
             i += 1
-    return "^" + "".join(out) + "$"
+    return "^" + "".join(out) + "$", parts
 
 
 def text(column: ir.Value, *, strip: bool = True) -> ir.StringValue:
@@ -106,21 +116,58 @@ def number(column: ir.Value, decimal: str = ".") -> ir.FloatingValue:
 
 
 def timestamp(column: ir.Value, fmt: str | None) -> ir.TimestampValue:
-    """A column as a timestamp; text that does not match ``fmt`` becomes null."""
+    """A column as a timestamp; text that does not match ``fmt`` or is no real date becomes null.
+
+    Text is parsed with portable Ibis string operations instead of an engine's ``strptime``
+    (whose formats and failure behaviour differ between DuckDB and Spark): a regular
+    expression picks the date parts, impossible dates (31/02/2023) are screened out by
+    arithmetic, and the parts are rebuilt as ISO text ``YYYY-MM-DD HH:MM:SS``, which every
+    engine casts the same way. Fractions of a second (``%f``) are matched and dropped.
+    """
     dtype = column.type()
-    if dtype.is_timestamp():
-        return column.cast("timestamp")
-    if dtype.is_date():
+    if dtype.is_timestamp() or dtype.is_date():
         return column.cast("timestamp")
     value = text(column)
-    # The regular expression screens out text that cannot be this format; try_strptime then
-    # turns impossible dates that pass it (31/02/2023) into null instead of an engine error.
-    return ibis.ifelse(value.re_search(format_regex(fmt)), try_strptime(value, fmt), ibis.null("timestamp"))
+    pattern, names = format_regex(fmt)
+    raw = {name: value.re_extract(pattern, i + 1) for i, name in enumerate(names)}
+    num = {name: part.try_cast("int64") for name, part in raw.items()}
+    if "year" in num:
+        year = num["year"]
+    elif "year2" in num:  # Python's rule: 69-99 are 1969-1999, 00-68 are 2000-2068
+        year = ibis.ifelse(num["year2"] < 69, num["year2"] + 2000, num["year2"] + 1900)
+    else:
+        year = ibis.literal(1900)
+    if "month" in num:
+        month = num["month"]
+    elif "month_abbr" in raw or "month_name" in raw:
+        key = "month_abbr" if "month_abbr" in raw else "month_name"
+        names_ = [m[:3] for m in _MONTHS] if key == "month_abbr" else list(_MONTHS)
+        month = ibis.cases(*[(raw[key].lower() == n, k + 1) for k, n in enumerate(names_)], else_=ibis.null("int64"))
+    else:
+        month = ibis.literal(1)
+    day = num.get("day", ibis.literal(1))
+    hour = num.get("hour", ibis.literal(0))
+    if "hour12" in num:
+        pm = raw["ampm"].lower() == "pm" if "ampm" in raw else ibis.literal(False)
+        hour = num["hour12"] % 12 + ibis.ifelse(pm, 12, 0)
+    minute = num.get("minute", ibis.literal(0))
+    second = num.get("second", ibis.literal(0))
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    month_days = ibis.cases(
+        (month == 2, ibis.ifelse(leap, 29, 28)), (month.isin([4, 6, 9, 11]), 30), else_=31
+    )
 
+    def two(part):
+        return part.cast("string").lpad(2, "0")
 
-@ibis.udf.scalar.builtin
-def try_strptime(value: str, fmt: str) -> datetime:
-    """The engine's own ``try_strptime``: null where the text does not form a real date."""
+    # The day is clamped so the rebuilt text is always a real date (no engine error); rows with an
+    # impossible day are then nulled by the test below.
+    iso = (
+        year.cast("string").lpad(4, "0") + "-" + two(month) + "-" + two(ibis.least(day, month_days))
+        + " " + two(hour) + ":" + two(minute) + ":" + two(second)
+    )
+    ok = value.re_search(pattern) & (day <= month_days)
+    return ibis.ifelse(ok.fill_null(False), iso.cast("timestamp"), ibis.null("timestamp"))
 
 
 def _parses(values: list[str], fmt: str) -> bool:

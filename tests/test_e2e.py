@@ -39,7 +39,7 @@ def finished_run(small_params):
 def test_run_folder_holds_every_artifact(finished_run):
     """A complete run has the manifest, the five executed notebooks, their HTML and the stage outputs."""
     folder = finished_run.folder
-    for name in ["manifest.json", "params.yaml", "report.html", "clean_transactions.parquet", "quality.json",
+    for name in ["manifest.json", "params.yaml", "report.html", "customer_aggregates.parquet", "quality.json",
                  "features.parquet", "feature_dictionary.csv", "comparison.csv", "assignments.parquet",
                  "model.joblib", "kpis.csv", "segments.json", "exports/all_assignments.csv"]:
         assert (folder / name).exists(), name

@@ -151,6 +151,7 @@ def test_semicolon_decimal_comma(tmp_path):
     (tmp_path / "tx.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").replace("\r\r", "\r").encode())
     data = tx_params()
     data["input"]["transactions"]["decimal"] = ","
+    data["cleaning"] = {"write_clean_log": True}
     run = tmp_path / "run"
     run_ingest(_params(tmp_path, data), run)
     clean = pd.read_parquet(run / "clean_transactions.parquet").set_index("customer_id")
