@@ -16,7 +16,7 @@ import pandas as pd
 
 from seglib import parsing
 from seglib.config import Params
-from seglib.engine import check_columns
+from seglib.engine import check_columns, materialize
 
 #: Drop rules, in the order they are applied. A row is counted under the first that applies.
 RULE_ORDER = (
@@ -128,8 +128,8 @@ def is_cancellation(t: ir.Table, params: Params) -> ir.BooleanValue:
 def clean_lines(raw: ir.Table, params: Params, date_format: str | None, threshold: float | None) -> ir.Table:
     """The clean log as one expression: distinct raw rows, typed, with their reason and weight.
 
-    The raw rows are grouped on all their columns, so each distinct row appears once with
-    ``__n``, how many times the file holds it. Columns:
+    Each distinct raw row appears once with ``__n``, how many times the file holds it
+    (:func:`distinct_rows`). Columns:
 
     * the canonical columns (``customer_id``, ``timestamp``, ``amount``, ... as mapped),
       ``order_id`` (``customer_id@timestamp`` when no order id is mapped), ``is_cancellation``,
@@ -140,7 +140,7 @@ def clean_lines(raw: ir.Table, params: Params, date_format: str | None, threshol
       dropped, ``__n`` when they are kept.
     """
     cols = params.input.transactions.columns
-    grouped = raw.group_by(list(raw.columns)).aggregate(__n=ibis._.count())
+    grouped = distinct_rows(raw)
     typed, _ = typed_columns(grouped, params, date_format=date_format)
     typed = typed.mutate(__reason=drop_reason(typed, params), __cancel=is_cancellation(typed, params))
     canon = [c.removeprefix("__") for c in typed.columns
@@ -166,3 +166,27 @@ def clean_lines(raw: ir.Table, params: Params, date_format: str | None, threshol
     kept = passes & ~clean.is_outlier if outliers.method == "drop" else passes
     weight = ibis.literal(1, "int64") if params.cleaning.duplicates == "drop" else clean["__n"].cast("int64")
     return clean.mutate(__kept=kept, __w=weight)
+
+
+def distinct_rows(raw: ir.Table) -> ir.Table:
+    """Each distinct raw row once, with ``__n``: how many times it occurs (exact, on all columns).
+
+    Grouping a log on all its columns builds a hash table as wide as the log: at 100
+    million lines that is tens of GB and the engine spills to disk for minutes. Instead,
+    a hash of each row is counted first (a table of one integer per row); rows whose hash
+    occurs once cannot have an exact duplicate and pass through with ``__n = 1``, and only
+    rows whose hash repeats (duplicates, plus rare hash collisions) are grouped on all their
+    columns. The result is exact on every engine, whatever its hash function: a collision
+    only sends a few more rows through the exact grouping.
+    """
+    columns = list(raw.columns)
+    hashed = raw.mutate(__h=ibis.struct({c: raw[c] for c in columns}).hash())
+    repeated = (
+        hashed.group_by("__h").aggregate(__c=ibis._.count())
+        .filter(ibis._["__c"] > 1).select("__h")
+    )
+    # Computed once into an engine table (small: only the hashes that occur more than once).
+    repeated = materialize(raw._find_backend(), repeated, "seglib_repeated_rows")
+    single = hashed.anti_join(repeated, "__h").select(*columns).mutate(__n=ibis.literal(1, "int64"))
+    several = hashed.semi_join(repeated, "__h").group_by(columns).aggregate(__n=ibis._.count().cast("int64"))
+    return single.union(several)

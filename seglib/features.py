@@ -116,11 +116,13 @@ def _unique_slugs(levels: list[str]) -> list[str]:
 
 
 def customer_aggregates(
-    clean: ir.Table, snapshot: str, share_levels: dict[str, list[str]], extra: dict | None = None
+    clean: ir.Table, snapshot: str, share_levels: dict[str, list[str]], extra: dict | None = None,
+    weighted: bool = False,
 ) -> ir.Table:
     """Per-customer aggregation of the clean log (:func:`seglib.cleaning.clean_lines`), one Ibis expression.
 
-    Only lines with ``__kept`` count, each ``__w`` times. Every customer with a row in
+    Only lines with ``__kept`` count, each ``__w`` times when ``weighted`` (exact duplicates
+    kept) and once otherwise. Every customer with a row in
     ``clean`` gets a row (``frequency`` 0 when they have no purchase); ``extra`` adds
     aggregates to the same pass (the ingest's after-cleaning counts).
     """
@@ -132,21 +134,22 @@ def customer_aggregates(
     # Money is summed as an exact decimal: floating-point sums in a parallel engine depend
     # on the order of the rows, and the same data must give the same numbers every run.
     amount = clean.amount.cast(MONEY)
-    weighted = _weighted(amount, clean["__w"])
+    weight = clean["__w"] if weighted else None
+    value = _weighted(amount, weight)
     aggs = {
         "frequency": clean.order_id.nunique(where=purchase),
-        "monetary": weighted.sum(where=kept),
-        "gross": weighted.sum(where=purchase),
-        "returned": (-weighted).sum(where=kept & ~purchase & (amount < 0)),
+        "monetary": value.sum(where=kept),
+        "gross": value.sum(where=purchase),
+        "returned": (-value).sum(where=kept & ~purchase & (amount < 0)),
         "first_ts": clean.timestamp.min(where=purchase),
         "last_ts": clean.timestamp.max(where=purchase),
     }
     if has_qty:
-        aggs["items"] = _weighted(clean.quantity.cast(MONEY), clean["__w"]).sum(where=purchase)
+        aggs["items"] = _weighted(clean.quantity.cast(MONEY), weight).sum(where=purchase)
     for column, levels in share_levels.items():
         for level in levels:
             hit = purchase & (clean[column].fill_null("(missing)") == level)
-            aggs[f"{column}__{level}"] = weighted.sum(where=hit)
+            aggs[f"{column}__{level}"] = value.sum(where=hit)
     per = clean.group_by(customer_id=clean.customer_id).aggregate(**aggs, **(extra or {}))
     per = per.mutate(**{c: per[c].cast("float64") for c in aggs if per[c].type().is_decimal()})
     zero = ibis.literal(0.0)
@@ -174,29 +177,34 @@ def customer_aggregates(
     return per.select(**out, **{k: per[k] for k in (extra or {})})
 
 
-def _weighted(value: ir.DecimalValue, weight: ir.IntegerValue) -> ir.DecimalValue:
-    """``value`` times the line's weight, still the exact money type (no multiply when all weights are 1)."""
-    if isinstance(weight.op(), ibis.expr.operations.Literal) and weight.op().value == 1:
-        return value
-    return (value * weight).cast(MONEY)
+def _weighted(value: ir.DecimalValue, weight: ir.IntegerValue | None) -> ir.DecimalValue:
+    """``value`` times the line's weight (when there is one), still the exact money type."""
+    return value if weight is None else (value * weight).cast(MONEY)
 
 
-def share_levels(lines: ir.Table) -> dict[str, list[str]]:
-    """The most common category and channel values (by value of the lines that pass the rules), at most
-    MAX_SHARE_LEVELS each; ties are broken by the value's text, so every engine picks the same."""
+def share_levels(raw: ir.Table, columns: dict[str, str]) -> dict[str, list[str]]:
+    """The most common category and channel values (by number of lines in the raw file), at most
+    MAX_SHARE_LEVELS each; ties are broken by the value's text, so every engine picks the same.
+
+    ``columns`` maps ``category`` / ``channel`` to the raw column names. Counting raw lines
+    keeps this a cheap pass (no typing, no rules); the shares themselves are computed over
+    the clean purchases.
+    """
+    from seglib.parsing import text
+
     levels = {}
-    for column in ("category", "channel"):
-        if column not in lines.columns:
+    for role in ("category", "channel"):
+        if role not in columns:
             continue
+        level = text(raw[columns[role]], strip=False).fill_null("(missing)")
         top = (
-            lines.group_by(level=lines[column].fill_null("(missing)"))
-            .aggregate(value=lines.amount.cast(MONEY).sum())
-            .order_by([ibis.desc("value"), "level"])
+            raw.group_by(level=level).aggregate(lines=ibis._.count())
+            .order_by([ibis.desc("lines"), "level"])
             .limit(MAX_SHARE_LEVELS)
             .to_pandas()
         )
         if len(top) > 1:
-            levels[column] = top["level"].astype(str).tolist()
+            levels[role] = top["level"].astype(str).tolist()
     return levels
 
 

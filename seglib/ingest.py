@@ -128,9 +128,10 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         "first_kept": clean.timestamp.min(where=clean["__kept"]),
         "last_kept": clean.timestamp.max(where=clean["__kept"]),
     }
-    levels = share_levels(typed.filter(typed["__reason"] == 0).select(
-        **{c: typed[f"__{c}"] for c in ("amount", "category", "channel") if f"__{c}" in typed.columns}))
-    per = customer_aggregates(clean, snapshot, levels, extra=extra).order_by("customer_id").to_pandas()
+    levels = share_levels(raw, cols)
+    weighted = params.cleaning.duplicates == "keep"
+    per = customer_aggregates(clean, snapshot, levels, extra=extra, weighted=weighted)
+    per = per.order_by("customer_id").to_pandas()
     duplicates_raw = int(per["duplicates_raw"].sum())  # rows without a customer id included
     per = per[per["customer_id"].notna()]
     per.insert(0, "customer_id", per.pop("customer_id").astype(str))
