@@ -76,10 +76,12 @@ def _unreadable_check(t: ir.Table, account_counts: dict, params: Params, raw_col
 def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) -> QualityAccount:
     """Clean the transaction log, account for every row, and aggregate it per customer.
 
-    Three passes over the raw log, all in the engine: (1) one aggregate with every quality
-    count, (2) the example rows of each drop rule, (3) the clean log (exact duplicates
-    removed by grouping the raw rows) aggregated per customer, written to
-    ``out_dir/customer_aggregates.parquet`` with the account's after-cleaning counts. The
+    The passes over the raw log, all in the engine: (1) one aggregate with every quality
+    count; (2) the most common category and channel values; (3) the row hashes that occur
+    more than once (:func:`seglib.cleaning.distinct_rows`); (4) the clean log, exact
+    duplicates removed, aggregated per customer together with the account's after-cleaning
+    counts, written to ``out_dir/customer_aggregates.parquet``; (5) a few example rows of
+    each drop rule (these stop early). The
     clean log itself is written (``clean_transactions.parquet``) only when
     ``cleaning.write_clean_log`` is on: at 100 million lines, writing it costs more than
     all the counting.

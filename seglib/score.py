@@ -1,14 +1,18 @@
 """Scoring: assign the customers of a new export to a finished run's segments.
 
 The new file goes through the run's own cleaning policy and feature definitions (the
-same :mod:`seglib.ingest` and :mod:`seglib.features` code, with the run's params),
-then the run's saved model assigns each customer. Customers present in both the run
-and the new export are compared: the migration table says who moved where.
+same :mod:`seglib.ingest` and :mod:`seglib.features` code, with the run's params), so
+the raw lines are cleaned and aggregated in the engine and never reach pandas. The run's
+saved model then assigns each customer in the engine too (:mod:`seglib.assign_engine`
+rebuilds it as an Ibis expression over the per-customer table; HDBSCAN, which assigns
+by the nearest fitted customer, predicts in memory in chunks). Customers present in both
+the run and the new export are compared: the migration table says who moved where.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,7 +50,7 @@ def score_export(run_folder: Path, data: Path, out: Path | None = None) -> Path:
 
 
 def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
-    from seglib.cluster import assign_segments, load_model
+    from seglib.cluster import load_model
     from seglib.features import build_features
     from seglib.ingest import run_ingest
     from seglib.pipeline import ASSIGNMENTS_FILE, MODEL_FILE, SEGMENTS_FILE
@@ -68,7 +72,7 @@ def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
     features = build_features(new_params, folder)
     features.save(folder)
     model = load_model(run_folder / MODEL_FILE)
-    labels = assign_segments(model, features.table)
+    labels = _assign(model, features, folder, new_params)
     names = {int(k): v for k, v in json.loads((run_folder / SEGMENTS_FILE).read_text())["names"].items()}
     assignments = pd.DataFrame({
         "customer_id": labels.index,
@@ -80,6 +84,32 @@ def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
     migration = migration_table(before, names, labels, names)
     migration.to_csv(folder / "migration.csv")
     return ScoreResult(folder, assignments, migration)
+
+
+def _assign(model, features, folder: Path, params: Params) -> pd.Series:
+    """Segment of each customer, computed by the engine where the model has a closed formula."""
+    from seglib.assign_engine import assignment
+    from seglib.cluster import assign_segments
+    from seglib.engine import connect
+    from seglib.features import FEATURES_FILE
+
+    scratch = folder / "_staging"
+    con = connect(params.engine, workdir=scratch)
+    try:
+        table = con.read_parquet(str(folder / FEATURES_FILE))
+        expr = assignment(model, table)
+        if expr is None:
+            return pd.concat([assign_segments(model, features.table.iloc[i:i + _CHUNK])
+                              for i in range(0, len(features.table), _CHUNK)] or [pd.Series(dtype="int64")])
+        out = table.select(customer_id=table.customer_id.cast("string"), segment=expr).to_pandas()
+    finally:
+        con.disconnect()
+        shutil.rmtree(scratch, ignore_errors=True)
+    labels = out.set_index("customer_id")["segment"].astype("int64").reindex(features.table.index)
+    return labels.rename("segment")
+
+
+_CHUNK = 200_000
 
 
 def migration_table(before: pd.Series, before_names: dict, after: pd.Series, after_names: dict) -> pd.DataFrame:
