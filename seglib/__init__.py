@@ -9,7 +9,10 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "actions",
+    "assign_engine",
     "batch",
+    "cleaning",
     "cli",
     "cluster",
     "cluster_families",
@@ -18,6 +21,7 @@ _SUBMODULES = (
     "config",
     "customers",
     "datasets",
+    "effects",
     "engine",
     "errors",
     "features",
@@ -27,11 +31,13 @@ _SUBMODULES = (
     "pipeline",
     "plots",
     "profile",
+    "profile_rules",
     "quality",
     "report",
     "rfm",
     "runs",
     "score",
+    "traits",
 )
 __all__ = list(_SUBMODULES)
 

@@ -1,231 +1,33 @@
-"""Words for segments: traits, names and suggested actions.
+"""Names for segments: :func:`name_segments` gives each a short, unique, descriptive name,
+from an ordered rule table on recency / frequency / monetary / tenure (transaction data)
+or from the top traits (:mod:`seglib.traits`, customer tables).
 
-* :func:`top_traits`: the features that set each segment apart, as sentences.
-* :func:`name_segments`: a short, unique, descriptive name per segment, from an ordered
-  rule table on recency / frequency / monetary / tenure (transaction data) or from the
-  top traits (customer tables).
-* :func:`suggest_actions`: first matching rule of an ordered, declarative action table;
-  ``DEFAULT_ACTION_RULES`` is the default table for retail segments.
-
-Everything here is re-exported by :mod:`seglib.profile`. ``DEFAULT_ACTION_RULES`` is
-built afresh on every access, so editing the list you get never changes the defaults.
+The suggested actions per segment live in :mod:`seglib.actions`. Everything here is
+re-exported by :mod:`seglib.profile`.
 Client text (column names, category values, override names) is returned as data;
 escaping it for HTML is the report's job.
 """
 
 from __future__ import annotations
 
-import math
-import operator
 from collections.abc import Mapping
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from seglib.errors import InputDataError, ParamsError
+from seglib.errors import ParamsError
 from seglib.profile import (
     UNASSIGNED,
     UNASSIGNED_NAME,
     _as_category,
-    _check_columns,
     _check_features,
     _check_labels,
     _churn_risk,
     _lift_long,
     _segments,
 )
-
-#: How traits of known transaction features are phrased: (higher, lower, "{x}" multiple).
-_PHRASES = MappingProxyType({
-    "frequency": ("orders more often", "orders less often", "orders {x} as often"),
-    "monetary": ("spends more", "spends less", "spends {x} as much"),
-    "avg_order_value": ("spends more per order", "spends less per order", "spends {x} as much per order"),
-    "items_per_order": ("buys more items per order", "buys fewer items per order",
-                        "buys {x} as many items per order"),
-    "recency_days": ("last ordered longer ago", "ordered more recently", "last ordered {x} as long ago"),
-    "tenure_days": ("has been a customer for longer", "became a customer more recently",
-                    "has been a customer {x} as long"),
-    "mean_days_between_orders": ("waits longer between orders", "orders at shorter intervals",
-                                 "waits {x} as long between orders"),
-    "return_rate": ("returns more of what they buy", "returns less of what they buy",
-                    "returns {x} as much of what they buy"),
-})
-_SILENT_UNITS = ("", "as given", "category", "label", "currency")
-
-
-def _fmt(x: float) -> str:
-    """A number as a person would say it: 12, 3.9, 0.42, 1,250."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    a = abs(x)
-    if a >= 100:
-        text = f"{x:,.0f}"
-    elif a >= 10:
-        text = f"{x:.0f}"
-    elif a >= 1:
-        text = f"{x:.1f}"
-    else:
-        text = f"{x:.2f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _dictionary_lookup(dictionary, where: str) -> dict:
-    """``{name: (meaning, unit)}`` from a feature dictionary (None = empty)."""
-    if dictionary is None:
-        return {}
-    if not isinstance(dictionary, pd.DataFrame) or not {"name", "meaning"} <= set(dictionary.columns):
-        found = list(dictionary.columns) if isinstance(dictionary, pd.DataFrame) else type(dictionary).__name__
-        raise ParamsError(
-            f"{where}: 'dictionary' must be a DataFrame with columns name, meaning, unit, transform, kind "
-            f"(got {found}); pass FeatureSet.dictionary")
-    units = dictionary["unit"] if "unit" in dictionary.columns else pd.Series("", index=dictionary.index)
-    out = {}
-    for name, meaning, unit in zip(dictionary["name"], dictionary["meaning"], units):
-        meaning = "" if pd.isna(meaning) else str(meaning).strip()
-        if meaning in ("", f"customer attribute '{name}'"):  # the generic wording adds nothing
-            meaning = str(name)
-        out[name] = (meaning, "" if pd.isna(unit) else str(unit))
-    return out
-
-
-def top_traits(features: pd.DataFrame, labels: pd.Series, dictionary: pd.DataFrame, numeric: list[str],
-               categorical: list[str] = (), n: int = 3) -> dict[int, list[dict]]:
-    """The features that set each segment apart from the average customer.
-
-    Every numeric feature is scored by ``|z|``, its standardised difference from the base
-    (see :func:`seglib.profile.lift_table`). Every categorical attribute contributes its most
-    over-represented value, scored the same way on the 0/1 indicator of that value
-    (``(segment share - base share) / base std of the indicator``); attributes with no
-    over-represented value contribute nothing. Per segment the ``n`` highest scores are
-    kept, each feature at most once.
-
-    Parameters
-    ----------
-    features : pandas.DataFrame
-        Per-customer features.
-    labels : pandas.Series
-        Segment per customer; ``-1`` (unassigned) is its own group.
-    dictionary : pandas.DataFrame or None
-        Feature dictionary (``name, meaning, unit, …``) used to phrase the sentences.
-    numeric, categorical : list of str
-        Columns to consider.
-    n : int, default 3
-        Traits per segment.
-
-    Returns
-    -------
-    dict of int to list of dict
-        Per segment id, traits with keys ``feature, kind, meaning, value, direction
-        ("higher"/"lower"), segment_value, base_value, lift, z, sentence``; for
-        categorical traits ``value`` is the category and the values are shares. Sentences
-        read e.g. "orders 3.1× as often as the average customer (12 vs 3.9 orders)" or
-        "62% are 'gold' (membership) vs 20% overall" ("40% have Region 3 vs 25% overall"
-        when the values are numeric codes).
-    """
-    where = "top_traits"
-    _check_features(features, where)
-    labels = _check_labels(features, labels, where)
-    numeric = _check_columns(features, numeric, where, "numeric", numeric=True)
-    categorical = _check_columns(features, categorical, where, "categorical", numeric=False)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ParamsError(f"{where}: 'n' must be an integer >= 1 (got {n!r})")
-    lookup = _dictionary_lookup(dictionary, where)
-    return _top_traits(features, labels, lookup, numeric, categorical, int(n))
-
-
-def _trait_candidates(features, labels, lookup, numeric, categorical) -> dict[int, list[dict]]:
-    """Every scored trait of every segment, best first (ties: column order)."""
-    out: dict[int, list[dict]] = {k: [] for k in _segments(labels)}
-    lift = _lift_long(features, labels, numeric) if numeric else None
-    if lift is not None:
-        for r in lift.itertuples(index=False):
-            if not np.isfinite(r.z) or r.z == 0:
-                continue
-            meaning, unit = lookup.get(r.feature, (str(r.feature), ""))
-            trait = {"feature": r.feature, "kind": "numeric", "meaning": meaning, "value": None,
-                     "direction": "higher" if r.z > 0 else "lower", "segment_value": r.segment_mean,
-                     "base_value": r.base_mean, "lift": r.lift, "z": r.z}
-            trait["sentence"] = _numeric_sentence(r.feature, meaning, unit, r.segment_mean, r.base_mean, r.lift)
-            out[int(r.segment)].append(trait)
-    for col in categorical:
-        values = _as_category(features[col])
-        base = values.value_counts(normalize=True)
-        shares = pd.crosstab(labels, values, normalize="index")
-        n_all = len(values)
-        for k in out:
-            best = None
-            for v in sorted(base.index):
-                p, q = float(shares.at[k, v]), float(base[v])
-                sd = math.sqrt(q * (1 - q) * n_all / (n_all - 1)) if n_all > 1 else 0.0
-                if p <= q or sd == 0:
-                    continue
-                z = (p - q) / sd
-                if best is None or z > best["z"]:
-                    meaning = lookup.get(col, (str(col), ""))[0]
-                    best = {"feature": col, "kind": "categorical", "meaning": meaning, "value": v,
-                            "direction": "higher", "segment_value": p, "base_value": q, "lift": p / q, "z": z,
-                            "sentence": _share_sentence(col, v, p, q)}
-            if best is not None:
-                out[k].append(best)
-    position = {c: i for i, c in enumerate(list(numeric) + list(categorical))}
-    for k in out:
-        out[k].sort(key=lambda t: (-abs(t["z"]), position[t["feature"]]))
-        for t in out[k]:
-            for key in ("segment_value", "base_value", "lift", "z"):
-                t[key] = float(t[key])
-    return out
-
-
-def _top_traits(features, labels, lookup, numeric, categorical, n) -> dict[int, list[dict]]:
-    candidates = _trait_candidates(features, labels, lookup, numeric, categorical)
-    return {k: traits[:n] for k, traits in candidates.items()}
-
-
-def _is_code(value: str) -> bool:
-    """A category value that is a number (a code such as region 3)."""
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _value_phrase(column, value: str) -> str:
-    """'gold (tier)' for a text value, 'Region 3' for a numeric code."""
-    return f"{_label(column)} {value}" if _is_code(value) else f"{value} ({_label(column)})"
-
-
-def _share_sentence(column, value: str, p: float, q: float) -> str:
-    if _is_code(value):
-        return f"{p:.0%} have {column} {value} vs {q:.0%} overall"
-    return f"{p:.0%} are '{value}' ({column}) vs {q:.0%} overall"
-
-
-def _numeric_sentence(feature, meaning: str, unit: str, seg: float, base: float, lift: float) -> str:
-    percent = unit.startswith("share") or feature == "return_rate"
-    if percent:
-        values = f"{seg:.0%} vs {base:.0%}"
-    else:
-        shown = "" if unit.lower() in _SILENT_UNITS or unit.startswith(("score", "currency")) else f" {unit}"
-        values = f"{_fmt(seg)} vs {_fmt(base)}{shown}"
-    higher = seg > base
-    times = np.isfinite(lift) and base > 0 and lift >= 1.5
-    if feature in _PHRASES:
-        more, less, multiple = _PHRASES[feature]
-        if higher and times:
-            head = multiple.format(x=f"{lift:.1f}×") + " as the average customer"
-        else:
-            head = (more if higher else less) + " than the average customer"
-        return f"{head} ({values})"
-    if higher and times:
-        return f"{meaning} is {lift:.1f}× the average ({values})"
-    if np.isfinite(lift) and base > 0 and lift >= 0:
-        change = lift - 1 if higher else 1 - lift
-        return f"{meaning} is {change:.0%} {'higher' if higher else 'lower'} than average ({values})"
-    return f"{meaning} is {'higher' if higher else 'lower'} than average ({values})"
-
+from seglib.traits import _dictionary_lookup, _label, _trait_candidates, _value_phrase
 
 
 # -- names ----------------------------------------------------------------------------------------
@@ -433,10 +235,6 @@ def _rfm_name(measures: dict) -> str:
     raise AssertionError("the last naming rule matches everything")  # pragma: no cover
 
 
-def _label(column) -> str:
-    return str(column).replace("_", " ").strip() or str(column)
-
-
 def _level_phrase(column, high: bool) -> str:
     words = _LEVEL_WORDS.get(str(column).strip().casefold())
     if words:
@@ -568,197 +366,6 @@ def _apply_overrides(derived: dict[int, str], overrides: Mapping, where: str) ->
                 f"names must be unique, so change one override")
         seen[name.casefold()] = k
     return names
-
-
-# -- actions --------------------------------------------------------------------------------------
-
-#: KPI names that action conditions may test (plus any column of the kpis table given).
-ACTION_KPIS = ("customers", "share", "revenue", "revenue_share", "avg_order_value", "orders_per_customer",
-               "recency_days", "tenure_days", "return_rate", "clv_historic", "churn_risk_share")
-_OPERATORS = MappingProxyType({"_gt": operator.gt, "_ge": operator.ge, "_lt": operator.lt, "_le": operator.le})
-_RULE_KEYS = ("when", "actions", "team", "channel", "note")
-_FALLBACK_ACTION = "No action rule matched: review this segment with the marketing team"
-
-
-def _default_action_rules() -> list[dict]:
-    """The default action table, fresh each call.
-
-    Order matters (first match wins): unassigned; segments named lapsed / new / one-time
-    (their names already say what they need); then any segment where most customers are
-    past twice their usual gap (churn risk); high-value segments; frequent buyers; high
-    returns; occasional buyers; and a catch-all, so every segment gets an action.
-    """
-    return [
-        {"when": {"unassigned": True}, "team": "marketing",
-         "actions": ["Keep them in general, untargeted communications",
-                     "Check them again at the next segmentation run; they fit no segment closely"]},
-        {"when": {"name_contains": "lapsed"}, "team": "marketing",
-         "actions": ["Send a time-limited win-back offer on the products they used to buy",
-                     "Ask in a two-question survey why they stopped ordering"]},
-        {"when": {"name_contains": "new"}, "team": "marketing",
-         "actions": ["Run an onboarding series: welcome, best sellers, how to reorder",
-                     "Give a second-order incentive valid for 30 days"]},
-        {"when": {"name_contains": ["one-time", "one-off"]}, "team": "marketing",
-         "actions": ["Send a second-purchase offer based on their first order",
-                     "Keep contact light and cheap; most will not return"]},
-        {"when": {"churn_risk_share_gt": 0.5}, "team": "marketing",
-         "actions": ["Start a reactivation sequence: reminder, then an incentive if there is no order",
-                     "Flag the most valuable of them for a personal call"]},
-        {"when": {"name_contains": ["loyal", "big spender", "high value", "high-value"]}, "team": "sales",
-         "actions": ["Offer a VIP tier: early access, free delivery, a personal contact",
-                     "Ask for reviews and referrals; do not discount by default"]},
-        {"when": {"name_contains": "frequent"}, "team": "marketing",
-         "actions": ["Raise basket size with bundles, volume prices and a free-delivery threshold",
-                     "Reward order value in the loyalty scheme"]},
-        {"when": {"return_rate_gt": 0.25}, "team": "support",
-         "actions": ["Review why they return items and improve product information and sizing"]},
-        {"when": {"name_contains": "occasional"}, "team": "marketing",
-         "actions": ["Send seasonal reminders and recommendations from their categories to raise frequency"]},
-        {"when": {}, "team": "marketing",
-         "actions": ["Include them in the regular newsletter with personalised recommendations",
-                     "Track the segment's size and revenue share at every run"]},
-    ]
-
-
-def __getattr__(name):
-    if name == "DEFAULT_ACTION_RULES":
-        return _default_action_rules()
-    raise AttributeError(f"module 'seglib.naming' has no attribute {name!r}")
-
-
-def suggest_actions(names: dict[int, str], kpis: pd.DataFrame, rules: list[dict] | None = None) -> dict[int, list[str]]:
-    """Suggested actions per segment: the first rule whose conditions all hold wins.
-
-    A rule is ``{"when": {...}, "actions": [text, ...], "team": "marketing"}`` (``channel``
-    is accepted instead of ``team``; ``note`` is free text). Conditions in ``when``, all of
-    which must hold (``{}`` always holds, the catch-all):
-
-    * ``name_contains``: text or list of texts; holds when the segment name contains any
-      of them (case-insensitive substring);
-    * ``unassigned``: ``True`` holds for segment ``-1`` only, ``False`` for the others;
-    * ``<kpi>_gt`` / ``_ge`` / ``_lt`` / ``_le``: a number compared with the segment's KPI
-      from ``kpis`` (one of ``ACTION_KPIS`` or any column of ``kpis``); a KPI that is
-      missing or NaN for the segment makes the condition false.
-
-    Every segment gets at least one action: when no rule matches (a custom table without
-    a catch-all), a "review this segment" action.
-
-    Parameters
-    ----------
-    names : dict of int to str
-        Segment names (from :func:`name_segments`).
-    kpis : pandas.DataFrame
-        KPIs from :func:`seglib.profile.segment_kpis`: rows found by segment id in the
-        index, else by a ``segment`` column holding the name or id.
-    rules : list of dict, optional
-        The action table; ``None`` = ``DEFAULT_ACTION_RULES``.
-
-    Returns
-    -------
-    dict of int to list of str
-        Actions per segment id, each "Team: action".
-    """
-    where = "suggest_actions"
-    if not isinstance(names, Mapping) or not all(isinstance(v, str) for v in names.values()):
-        raise ParamsError(f"{where}: 'names' must map segment ids to names (got {type(names).__name__}); "
-                          f"pass the result of name_segments")
-    if not isinstance(kpis, pd.DataFrame):
-        raise InputDataError(f"{where}: 'kpis' must be the DataFrame from segment_kpis (got {type(kpis).__name__})")
-    rules = _default_action_rules() if rules is None else rules
-    _check_rules(rules, kpis, where)
-    return _suggest_actions(names, kpis, rules)
-
-
-def _check_rules(rules, kpis: pd.DataFrame, where: str) -> None:
-    if not isinstance(rules, (list, tuple)) or not rules:
-        raise ParamsError(f"{where}: 'rules' must be a non-empty list of rule dicts (got {rules!r:.80}); "
-                          f"pass None for the default table")
-    kpi_names = set(ACTION_KPIS) | {str(c) for c in kpis.columns}
-    allowed = (f"name_contains, unassigned, or <kpi>_gt/_ge/_lt/_le with <kpi> one of "
-               f"{', '.join(sorted(kpi_names))}")
-    for i, rule in enumerate(rules):
-        if not isinstance(rule, Mapping):
-            raise ParamsError(f"{where}: rule {i} must be a dict with 'when' and 'actions' (got {rule!r:.80})")
-        extra = [key for key in rule if key not in _RULE_KEYS]
-        if extra:
-            raise ParamsError(f"{where}: rule {i} has unknown key(s) {extra}; allowed: {', '.join(_RULE_KEYS)}")
-        when, actions = rule.get("when", {}), rule.get("actions")
-        if not isinstance(actions, (list, tuple)) or not actions or not all(
-                isinstance(a, str) and a.strip() for a in actions):
-            raise ParamsError(f"{where}: rule {i} 'actions' must be a non-empty list of texts (got {actions!r:.80})")
-        for key in ("team", "channel"):
-            if key in rule and not isinstance(rule[key], str):
-                raise ParamsError(f"{where}: rule {i} '{key}' must be a text such as 'marketing' (got {rule[key]!r})")
-        if not isinstance(when, Mapping):
-            raise ParamsError(f"{where}: rule {i} 'when' must be a dict of conditions (got {when!r:.80})")
-        for key, value in when.items():
-            if key == "name_contains":
-                texts = [value] if isinstance(value, str) else value
-                if not isinstance(texts, (list, tuple)) or not texts or not all(isinstance(t, str) for t in texts):
-                    raise ParamsError(f"{where}: rule {i} 'name_contains' must be a text or list of texts "
-                                      f"(got {value!r:.80})")
-            elif key == "unassigned":
-                if not isinstance(value, bool):
-                    raise ParamsError(f"{where}: rule {i} 'unassigned' must be true or false (got {value!r})")
-            else:
-                op = next((s for s in _OPERATORS if isinstance(key, str) and key.endswith(s)), None)
-                if op is None or key[: -len(op)] not in kpi_names:
-                    raise ParamsError(f"{where}: rule {i} has unknown condition key {key!r}; allowed: {allowed}")
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-                    raise ParamsError(f"{where}: rule {i} condition {key!r} needs a number (got {value!r})")
-
-
-def _kpi_row(kpis: pd.DataFrame, k: int, name: str) -> pd.Series | None:
-    for key in (k, str(k)):
-        try:
-            if key in kpis.index:
-                row = kpis.loc[key]
-                return row.iloc[0] if isinstance(row, pd.DataFrame) else row
-        except TypeError:
-            continue
-    if "segment" in kpis.columns:
-        hit = kpis[kpis["segment"].astype(str).isin([name, str(k)])]
-        if len(hit):
-            return hit.iloc[0]
-    return None
-
-
-def _rule_holds(when: Mapping, k: int, name: str, row: pd.Series | None) -> bool:
-    for key, value in when.items():
-        if key == "name_contains":
-            texts = [value] if isinstance(value, str) else value
-            if not any(t.casefold() in name.casefold() for t in texts):
-                return False
-        elif key == "unassigned":
-            if (k == UNASSIGNED) != value:
-                return False
-        else:
-            op = next(s for s in _OPERATORS if key.endswith(s))
-            column = key[: -len(op)]
-            found = row.get(column) if row is not None else None
-            try:
-                number = float(found)
-            except (TypeError, ValueError):
-                return False
-            if not np.isfinite(number) or not _OPERATORS[op](number, value):
-                return False
-    return True
-
-
-def _suggest_actions(names, kpis, rules) -> dict[int, list[str]]:
-    out = {}
-    for k, name in names.items():
-        k = int(k)
-        row = _kpi_row(kpis, k, name)
-        actions = [_FALLBACK_ACTION]
-        for rule in rules:
-            if _rule_holds(rule.get("when", {}), k, name, row):
-                team = rule.get("team", rule.get("channel", ""))
-                actions = [f"{team.strip().capitalize()}: {a.strip()}" if team.strip() else a.strip()
-                           for a in rule["actions"]]
-                break
-        out[k] = actions
-    return out
 
 
 def segment_name(names: Mapping, segment) -> str:

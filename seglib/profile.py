@@ -6,14 +6,15 @@ its own group). "The base" is always every customer, unassigned included, except
 :func:`compare_features` and :func:`segment_rules`, which leave the unassigned out.
 Segments are listed in label order with ``-1`` last. Nothing here mutates its inputs.
 
-Everything that turns numbers into words (:func:`top_traits`, :func:`name_segments`,
-:func:`suggest_actions`, ``DEFAULT_ACTION_RULES``) lives in :mod:`seglib.naming` and is
+The tests and effect sizes live in :mod:`seglib.effects`, the readable rules in
+:mod:`seglib.profile_rules`, the words for segments (:func:`top_traits`,
+:func:`name_segments`) in :mod:`seglib.naming` and the suggested actions
+(:func:`suggest_actions`, ``DEFAULT_ACTION_RULES``) in :mod:`seglib.actions`; all are
 re-exported here, so ``seglib.profile`` is the one place to import from.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -41,14 +42,20 @@ __all__ = [
     "DEFAULT_ACTION_RULES", "attribute_mix", "churn_risk", "compare_features", "lift_table", "name_segments",
     "one_way_anova_eta_squared", "segment_kpis", "segment_rules", "suggest_actions", "top_traits",
 ]
-_NAMING_EXPORTS = ("DEFAULT_ACTION_RULES", "name_segments", "suggest_actions", "top_traits")
+_LAZY_EXPORTS = {  # name: the module that defines it (imported on first use: they import this one)
+    "name_segments": "naming",
+    "top_traits": "traits",
+    **dict.fromkeys(("DEFAULT_ACTION_RULES", "suggest_actions"), "actions"),
+    **dict.fromkeys(("compare_features", "one_way_anova_eta_squared"), "effects"),
+    "segment_rules": "profile_rules",
+}
 
 
 def __getattr__(name):
-    if name in _NAMING_EXPORTS:
-        from seglib import naming
+    if name in _LAZY_EXPORTS:
+        import importlib
 
-        return getattr(naming, name)
+        return getattr(importlib.import_module(f"seglib.{_LAZY_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'seglib.profile' has no attribute {name!r}")
 
 
@@ -351,174 +358,6 @@ def _attribute_mix(features: pd.DataFrame, labels: pd.Series, categorical: list[
     return pd.DataFrame(rows, columns=columns)
 
 
-# -- tests and effect sizes -----------------------------------------------------------------------
-
-
-def one_way_anova_eta_squared(values, groups) -> float:
-    """Eta² of a one-way ANOVA: ``SS_between / SS_total``.
-
-    Parameters
-    ----------
-    values : array-like of float
-        One value per observation; missing values are left out.
-    groups : array-like
-        The group of each observation, same length as ``values``.
-
-    Returns
-    -------
-    float
-        Share of the total sum of squares explained by the group means, in [0, 1];
-        NaN when every value is equal (``SS_total = 0``) or nothing is left.
-
-    Examples
-    --------
-    >>> round(one_way_anova_eta_squared([1, 2, 3, 4, 5, 6], [0, 0, 0, 1, 1, 1]), 4)
-    0.7714
-    """
-    where = "one_way_anova_eta_squared"
-    try:
-        x = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise InputDataError(f"{where}: 'values' must be numbers (got {values!r:.60}); pass a numeric column") from None
-    g = np.asarray(groups, dtype=object)
-    if x.ndim != 1 or g.ndim != 1 or len(x) != len(g):
-        raise ParamsError(
-            f"{where}: 'values' and 'groups' must be 1-d and equally long (got shapes {x.shape} and {g.shape}); "
-            f"pass one group per value")
-    return _anova_eta_squared(x, g)
-
-
-def _anova_eta_squared(x: np.ndarray, g: np.ndarray) -> float:
-    ok = ~np.isnan(x)
-    x, g = x[ok], g[ok]
-    if len(x) == 0:
-        return float("nan")
-    ss_total = float(((x - x.mean()) ** 2).sum())
-    if ss_total == 0:
-        return float("nan")
-    frame = pd.DataFrame({"x": x, "g": g})
-    stats = frame.groupby("g")["x"].agg(["mean", "size"])
-    ss_between = float((stats["size"] * (stats["mean"] - x.mean()) ** 2).sum())
-    return ss_between / ss_total
-
-
-def _effect_label(size: float, cutoffs: tuple[float, float, float]) -> str:
-    if not np.isfinite(size):
-        return ""
-    small, medium, large = cutoffs
-    if size >= large:
-        return "large"
-    if size >= medium:
-        return "medium"
-    return "small" if size >= small else "negligible"
-
-
-def compare_features(features: pd.DataFrame, labels: pd.Series, *, numeric: list[str],
-                     categorical: list[str] = ()) -> pd.DataFrame:
-    """Does each feature differ between segments, and by how much?
-
-    Unassigned customers (``-1``) are left out; missing values are left out per feature.
-
-    * Numeric features: Kruskal–Wallis H test. Effect size eta² = ``(H - k + 1) / (n - k)``
-      (Tomczak & Tomczak 2014), floored at 0, with ``k`` segments and ``n`` customers.
-    * Categorical features: chi-square test of independence on the segment × value table,
-      *without* Yates' continuity correction (``scipy.stats.chi2_contingency(correction=False)``).
-      Effect size Cramér's V = ``sqrt(chi2 / (n × (min(r, c) - 1)))``.
-
-    Effect labels follow Cohen (1988): eta² ≥ 0.01 small, ≥ 0.06 medium, ≥ 0.14 large;
-    for Cramér's V, Cohen's w cut-offs 0.1 / 0.3 / 0.5 divided by ``sqrt(min(r, c) - 1)``
-    (so 0.1 / 0.3 / 0.5 for two segments or two values). Below "small" is "negligible".
-    A feature that cannot be tested (constant, only one segment with values, as many
-    customers as segments) gets NaN results and a ``note``; it never raises.
-
-    Parameters
-    ----------
-    features : pandas.DataFrame
-        Per-customer features.
-    labels : pandas.Series
-        Segment per customer; ``-1`` = unassigned.
-    numeric, categorical : list of str
-        Columns to test.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per feature: ``feature, kind, test, statistic, dof, p_value, effect_size,
-        effect_measure, effect_label, n, note``; sorted by ``effect_size`` descending
-        (untestable features last, in the order given).
-    """
-    where = "compare_features"
-    _check_features(features, where)
-    labels = _check_labels(features, labels, where)
-    numeric = _check_columns(features, numeric, where, "numeric", numeric=True)
-    categorical = _check_columns(features, categorical, where, "categorical", numeric=False)
-    both = set(numeric) & set(categorical)
-    if both:
-        raise ParamsError(f"{where}: {sorted(both)} are listed as both numeric and categorical; list each once")
-    return _compare_features(features, labels, numeric, categorical)
-
-
-def _compare_features(features, labels, numeric, categorical) -> pd.DataFrame:
-    keep = labels != UNASSIGNED
-    rows = [_kruskal_row(features.loc[keep, c], labels[keep], c) for c in numeric]
-    rows += [_chi2_row(features.loc[keep, c], labels[keep], c) for c in categorical]
-    columns = ["feature", "kind", "test", "statistic", "dof", "p_value", "effect_size", "effect_measure",
-               "effect_label", "n", "note"]
-    table = pd.DataFrame(rows, columns=columns)
-    order = sorted(range(len(table)), key=lambda i: (np.isnan(table.at[i, "effect_size"]),
-                                                     -np.nan_to_num(table.at[i, "effect_size"]), i))
-    return table.iloc[order].reset_index(drop=True)
-
-
-def _empty_test(feature, kind, n, note) -> list:
-    test, measure = ("Kruskal-Wallis", "eta²") if kind == "numeric" else ("chi-square", "Cramér's V")
-    return [feature, kind, test, np.nan, np.nan, np.nan, np.nan, measure, "", n, note]
-
-
-def _kruskal_row(values: pd.Series, labels: pd.Series, feature) -> list:
-    from scipy.stats import kruskal
-
-    ok = values.notna()
-    x, g = values[ok].astype(float), labels[ok]
-    n = int(len(x))
-    groups = [x[g == k].to_numpy() for k in _segments(g)]
-    k = len(groups)
-    if k < 2:
-        return _empty_test(feature, "numeric", n,
-                           f"only {k} segment{'' if k == 1 else 's'} with values; a test needs at least 2")
-    if x.nunique() < 2:
-        return _empty_test(feature, "numeric", n, "constant: every customer has the same value")
-    h, p = kruskal(*groups)
-    if n - k <= 0:
-        eta, note = np.nan, "as many customers as segments; eta² undefined"
-    else:
-        eta, note = max(0.0, (h - k + 1) / (n - k)), ""
-    return [feature, "numeric", "Kruskal-Wallis", float(h), k - 1, float(p), eta, "eta²",
-            _effect_label(eta, ETA_SQUARED_CUTOFFS), n, note]
-
-
-def _chi2_row(values: pd.Series, labels: pd.Series, feature) -> list:
-    from scipy.stats import chi2_contingency
-
-    ok = values.notna()
-    table = pd.crosstab(labels[ok], _as_category(values[ok]))
-    n = int(table.to_numpy().sum())
-    r, c = table.shape
-    if r < 2:
-        return _empty_test(feature, "categorical", n,
-                           f"only {r} segment{'' if r == 1 else 's'} with values; a test needs at least 2")
-    if c < 2:
-        return _empty_test(feature, "categorical", n, "constant: every customer has the same value")
-    res = chi2_contingency(table.to_numpy(), correction=False)
-    df_star = min(r, c) - 1
-    v = math.sqrt(res.statistic / (n * df_star))
-    low = float((res.expected_freq < 5).mean())
-    note = f"{low:.0%} of expected counts are below 5; the p-value is approximate" if low > 0.2 else ""
-    cutoffs = tuple(w / math.sqrt(df_star) for w in COHEN_W_CUTOFFS)
-    return [feature, "categorical", "chi-square", float(res.statistic), int(res.dof), float(res.pvalue), v,
-            "Cramér's V", _effect_label(v, cutoffs), n, note]
-
-
 # -- lift -------------------------------------------------------------------------------------------
 
 
@@ -563,202 +402,3 @@ def _lift_long(features: pd.DataFrame, labels: pd.Series, numeric: list[str]) ->
             z = (m - b) / s if s > 0 and np.isfinite(s) else np.nan
             rows.append([k, col, m, b, s, lift, z])
     return pd.DataFrame(rows, columns=["segment", "feature", "segment_mean", "base_mean", "base_std", "lift", "z"])
-
-
-# -- rules ----------------------------------------------------------------------------------------
-
-
-def segment_rules(features: pd.DataFrame, labels: pd.Series, *, numeric: list[str], categorical=(),
-                  max_depth: int = 3, seed: int = 0) -> tuple[dict[int, str], float, pd.DataFrame]:
-    """Short readable rules that say who is in each segment, from a shallow decision tree.
-
-    A ``DecisionTreeClassifier(max_depth, random_state=seed)`` is fitted on the raw
-    (un-transformed) features of the assigned customers: numeric columns with missing
-    values set to the column median, categoricals one-hot encoded (missing = no value).
-    A segment's rule is the path to the leaves the tree assigns to it, largest first,
-    until they hold 90% of those leaves' members of the segment (at most 3 paths, joined
-    by "or"); a subtree whose leaves all predict one segment counts as one leaf, and a
-    segment the tree never predicts gets the leaf holding most of its members.
-    Conditions on one column are merged; thresholds are moved to the roundest number
-    that splits the training data the same way and written as ``x ≥ t`` / ``x < t``
-    (e.g. "frequency ≥ 12 and recency_days < 40"). Unassigned customers (``-1``) are
-    left out of the fit and get an explanatory text instead of a rule.
-
-    Parameters
-    ----------
-    features : pandas.DataFrame
-        Per-customer features, raw (not log-transformed or scaled).
-    labels : pandas.Series
-        Segment per customer; ``-1`` = unassigned.
-    numeric, categorical : list of str
-        Columns the rules may use.
-    max_depth : int, default 3
-        Depth of the tree (1..10); deeper is more exact but harder to read.
-    seed : int, default 0
-        ``random_state`` of the tree.
-
-    Returns
-    -------
-    rules : dict of int to str
-        Rule text per segment id.
-    agreement : float
-        Share of assigned customers whose tree prediction equals their segment (NaN when
-        nobody is assigned).
-    quality : pandas.DataFrame
-        Per segment (index ``segment``): ``rule, customers, matched`` (customers the rule
-        text matches), ``precision`` and ``recall`` of the rule text, ``paths``.
-    """
-    where = "segment_rules"
-    _check_features(features, where)
-    labels = _check_labels(features, labels, where)
-    numeric = _check_columns(features, numeric, where, "numeric", numeric=True)
-    categorical = _check_columns(features, categorical, where, "categorical", numeric=False)
-    if not numeric and not categorical:
-        raise ParamsError(f"{where}: give at least one column in 'numeric' or 'categorical' (got none)")
-    for name, value, lo, hi in (("max_depth", max_depth, 1, 10), ("seed", seed, 0, 2**32 - 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-            raise ParamsError(f"{where}: '{name}' must be an integer in {lo}..{hi} (got {value!r})")
-    return _segment_rules(features, labels, numeric, list(categorical), int(max_depth), int(seed))
-
-
-def _rule_matrix(features, numeric, categorical):
-    """Design matrix plus what each column means: ("num", col) or ("cat", col, value)."""
-    parts, meaning = [], []
-    for col in numeric:
-        x = features[col].astype(float)
-        if x.notna().any():
-            parts.append(x.fillna(float(x.median())).to_numpy())
-            meaning.append(("num", col))
-    for col in categorical:
-        values = features[col]
-        for v in sorted({str(x) for x in values.dropna()}):
-            parts.append(((values.notna()) & (values.astype(object).map(str) == v)).to_numpy(dtype=float))
-            meaning.append(("cat", col, v))
-    X = np.column_stack(parts) if parts else np.zeros((len(features), 0))
-    return X, meaning
-
-
-def _nice_threshold(a: float, b: float) -> float:
-    """The roundest number r with a < r <= b (so ``x >= r`` splits like ``x > a``)."""
-    top = max(abs(a), abs(b), 1e-12)
-    for e in range(int(math.floor(math.log10(top))) + 1, -10, -1):
-        for m in (5, 2, 1):
-            step = m * 10.0 ** e
-            r = round((math.floor(a / step) + 1) * step, 10)
-            if a < r <= b:
-                return r
-    return b
-
-
-def _fmt_threshold(r: float) -> str:
-    if float(r).is_integer():
-        return f"{r:,.0f}" if abs(r) >= 10000 else f"{r:.0f}"
-    return f"{r:.10f}".rstrip("0").rstrip(".")
-
-
-def _leaf_paths(tree, X: np.ndarray) -> tuple[dict[int, list[tuple]], dict[int, int]]:
-    """Per leaf: its path ``[(column, op, threshold)]`` (op ">=" or "<") and predicted class.
-
-    A subtree whose leaves all predict the same class counts as one leaf (same
-    predictions, shorter rule).
-    """
-    t = tree.tree_
-    X32 = X.astype(np.float32).astype(np.float64)
-    n_nodes = t.node_count
-    single: list = [None] * n_nodes  # the class every leaf under a node predicts, or None
-    for node in range(n_nodes - 1, -1, -1):  # children always have larger ids than parents
-        left, right = t.children_left[node], t.children_right[node]
-        if left == right:
-            single[node] = int(tree.classes_[np.argmax(t.value[node][0])])
-        elif single[left] is not None and single[left] == single[right]:
-            single[node] = single[left]
-    paths: dict[int, list[tuple]] = {}
-    stack = [(0, [])]
-    while stack:
-        node, path = stack.pop()
-        if single[node] is not None:
-            paths[node] = path
-            continue
-        j, thr = int(t.feature[node]), float(t.threshold[node])
-        col = X32[:, j]
-        r = _nice_threshold(float(col[col <= thr].max()), float(col[col > thr].min()))
-        stack.append((t.children_right[node], path + [(j, ">=", r)]))
-        stack.append((t.children_left[node], path + [(j, "<", r)]))
-    return paths, {node: single[node] for node in paths}
-
-
-def _path_mask(X: np.ndarray, path: list[tuple]) -> np.ndarray:
-    mask = np.ones(len(X), dtype=bool)
-    for j, op, r in path:
-        mask &= (X[:, j] >= r) if op == ">=" else (X[:, j] < r)
-    return mask
-
-
-def _path_text(path: list[tuple], meaning: list[tuple]) -> str:
-    if not path:
-        return "all customers"
-    lower: dict[int, float] = {}
-    upper: dict[int, float] = {}
-    for j, op, r in path:
-        if op == ">=":
-            lower[j] = max(lower.get(j, -np.inf), r)
-        else:
-            upper[j] = min(upper.get(j, np.inf), r)
-    parts = []
-    for j in sorted(set(lower) | set(upper)):
-        what = meaning[j]
-        if what[0] == "cat":
-            parts.append(f"{what[1]} = '{what[2]}'" if j in lower else f"{what[1]} ≠ '{what[2]}'")
-        elif j in lower and j in upper:
-            parts.append(f"{_fmt_threshold(lower[j])} ≤ {what[1]} < {_fmt_threshold(upper[j])}")
-        elif j in lower:
-            parts.append(f"{what[1]} ≥ {_fmt_threshold(lower[j])}")
-        else:
-            parts.append(f"{what[1]} < {_fmt_threshold(upper[j])}")
-    return " and ".join(parts)
-
-
-def _segment_rules(features, labels, numeric, categorical, max_depth, seed):
-    from sklearn.tree import DecisionTreeClassifier
-
-    columns = ["rule", "customers", "matched", "precision", "recall", "paths"]
-    keep = (labels != UNASSIGNED).to_numpy()
-    rules: dict[int, str] = {}
-    rows = {}
-    if keep.any():
-        X, meaning = _rule_matrix(features[keep], numeric, categorical)
-        y = labels[keep].to_numpy()
-        if X.shape[1] == 0:
-            X, meaning = np.zeros((len(y), 1)), [("num", "(no data)")]
-        tree = DecisionTreeClassifier(max_depth=max_depth, random_state=seed).fit(X, y)
-        agreement = float((tree.predict(X) == y).mean())
-        paths, predicted = _leaf_paths(tree, X)
-        inside = {leaf: _path_mask(X, path) for leaf, path in paths.items()}
-        for k in _segments(labels[keep]):
-            members = y == k
-            held = {leaf: int((members & inside[leaf]).sum()) for leaf in paths}
-            own = sorted((leaf for leaf in paths if predicted[leaf] == k), key=lambda lf: (-held[lf], lf))
-            own = [lf for lf in own if held[lf] > 0] or sorted(paths, key=lambda lf: (-held[lf], lf))[:1]
-            total, chosen, covered = sum(held[lf] for lf in own), [], 0
-            for lf in own:
-                if len(chosen) == 3 or (chosen and covered >= 0.9 * total):
-                    break
-                chosen.append(lf)
-                covered += held[lf]
-            texts = [_path_text(paths[lf], meaning) for lf in sorted(chosen, key=lambda lf: (-held[lf], lf))]
-            text = texts[0] if len(texts) == 1 else " or ".join(f"({t})" for t in texts)
-            match = np.zeros(len(y), dtype=bool)
-            for lf in chosen:
-                match |= inside[lf]
-            hit = int((match & members).sum())
-            rules[k] = text
-            rows[k] = [text, int(members.sum()), int(match.sum()), hit / match.sum() if match.sum() else np.nan,
-                       hit / members.sum(), len(chosen)]
-    else:
-        agreement = float("nan")
-    if (~keep).any():
-        rules[UNASSIGNED] = "no rule: these customers lie outside every dense group (density noise)"
-        rows[UNASSIGNED] = [rules[UNASSIGNED], int((~keep).sum()), 0, np.nan, np.nan, 0]
-    quality = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
-    quality.index.name = "segment"
-    return rules, agreement, quality
