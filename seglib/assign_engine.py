@@ -111,7 +111,10 @@ def _preprocessed(model: SegmentModel, table: ir.Table) -> list[ir.FloatingValue
 
 
 def _clip(value: ir.FloatingValue, lower: float, upper: float | None) -> ir.FloatingValue:
-    """``numpy.clip``: missing values stay missing (SQL's LEAST and GREATEST would skip them)."""
+    """``numpy.clip``: missing values stay missing (SQL's LEAST and GREATEST would skip them), and a NaN
+    bound (a column that was empty at fit time) makes every value missing, to be imputed, as in numpy."""
+    if np.isnan(lower) or (upper is not None and np.isnan(upper)):
+        return ibis.null("float64")
     clipped = ibis.ifelse(value < lower, lower, value)
     if upper is not None:
         clipped = ibis.ifelse(clipped > upper, upper, clipped)

@@ -142,7 +142,8 @@ class CleaningParams(_Strict):
     outliers: OutlierParams = Field(default_factory=OutlierParams)
     write_clean_log: bool = Field(
         False, description="also write the clean log (clean_transactions.parquet) to the run folder; "
-        "off by default because at tens of millions of lines writing it costs more than the whole ingest"
+        "off by default because at tens of millions of lines writing it costs more than the whole ingest. "
+        "With duplicates: keep, each distinct line is written once with a 'copies' column"
     )
 
     @field_validator("non_product_pattern")

@@ -58,6 +58,8 @@ def connect(engine: EngineParams | None = None, workdir: Path | None = None) -> 
         # want ipywidgets for it).
         con = ibis.duckdb.connect(**config)
         con.raw_sql("SET enable_progress_bar = false")
+        # Time-zone-aware timestamps become UTC wall time, as on Spark (whose session is pinned to UTC).
+        con.raw_sql("SET TimeZone = 'UTC'")
         return con
     try:
         from pyspark.sql import SparkSession
@@ -85,10 +87,24 @@ def connect(engine: EngineParams | None = None, workdir: Path | None = None) -> 
     if engine.threads:
         builder = builder.config("spark.sql.shuffle.partitions", str(engine.threads * 2))
     if engine.memory_limit:
-        builder = builder.config("spark.driver.memory", engine.memory_limit.upper().replace("GB", "g").replace("MB", "m"))
+        builder = builder.config("spark.driver.memory", f"{_megabytes(engine.memory_limit)}m")
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return ibis.pyspark.connect(session)
+
+
+def _megabytes(limit: str) -> int:
+    """'1.5GB' -> 1536 (Spark takes whole units only).
+
+    >>> _megabytes("1.5GB"), _megabytes("800MB")
+    (1536, 800)
+    """
+    import re
+
+    m = re.fullmatch(r"\s*([\d.]+)\s*(GB|GIB|MB|MIB)\s*", limit.upper())
+    if not m:
+        raise ParamsError(f"engine.memory_limit must look like '8GB' or '800MB' (got {limit!r})")
+    return int(float(m.group(1)) * (1024 if m.group(2).startswith("G") else 1))
 
 
 def default_memory_limit() -> str:
@@ -218,7 +234,8 @@ def read_source(
                     normalize_names=False,
                 )
             else:
-                table = con.read_csv(paths, header=True, sep=delim, encoding=source.encoding, inferSchema=False)
+                table = con.read_csv(paths, header=True, sep=delim, encoding=source.encoding, inferSchema=False,
+                                     quote='"', escape='"', multiLine=True)
             if stage:
                 table = materialize(con, table, f"seglib_staged_{role.rsplit('.', 1)[-1]}")
         elif fmt == "parquet":

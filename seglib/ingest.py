@@ -41,7 +41,7 @@ class IngestResult:
     customer_account: QualityAccount | None
 
     def summary(self) -> pd.DataFrame:
-        """One row per input: file, rows read and kept, customers, and where the clean table went."""
+        """One row per input: file, rows read and kept, customers, and the table written to the run folder."""
         rows = []
         for acc, out in ((self.account, self.transactions), (self.customer_account, self.customers)):
             if acc is not None:
@@ -93,6 +93,12 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     raw = read_source(con, src, path, f"{params.source_file}: input.transactions", stage=True)
     raw_columns = list(raw.columns)
+    reserved = [c for c in raw_columns if c.startswith("__")]
+    if reserved:
+        raise InputDataError(
+            f"{path}: column name(s) {reserved} start with '__', which seglib keeps for its own working columns; "
+            f"rename them in the export (or leave them out) and map the new names in the params"
+        )
     if _plain(raw.limit(1).count().to_pandas()) == 0:
         raise InputDataError(
             f"{path}: the file has a header ({len(raw_columns)} columns) but no data rows; export it again"
@@ -175,7 +181,7 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         steps=steps,
         issues=_issues(counts, duplicates_raw),
         missing={name: counts[f"missing_{i}"] for i, name in enumerate(raw_columns)},
-        customers_before=counts["customers_before"],
+        customers_before=len(per),  # every customer id in the raw log has a row of the aggregate
         customers_after=len(kept_customers),
         date_range=[_iso(counts["first_timestamp"]), _iso(counts["last_timestamp"])],
         kept_date_range=[_iso(kept_customers["first_kept"].min()), _iso(kept_customers["last_kept"].max())],
@@ -199,7 +205,6 @@ def _quality_counts(typed: ir.Table, params: Params, raw_columns: list[str]) -> 
     passing = typed["__reason"] == 0
     aggs = {
         "rows_read": typed.count(),
-        "customers_before": typed["__customer_id"].nunique(),
         "first_timestamp": typed["__timestamp"].min(),
         "last_timestamp": typed["__timestamp"].max(),
         "last_passing_timestamp": typed["__timestamp"].max(where=passing),
@@ -287,7 +292,7 @@ def run_ingest(params: Params, run_dir: str | Path, *, check_segments: bool = Tr
     try:
         if params.input.transactions is not None:
             account = ingest_transactions(con, params, run_dir)
-            tx_path = run_dir / CLEAN_FILE
+            tx_path = run_dir / AGGREGATES_FILE
             account.save(run_dir / QUALITY_FILE)
         if params.input.customers is not None:
             cust_path = run_dir / CUSTOMERS_FILE

@@ -15,6 +15,9 @@ import ibis.expr.types as ir
 
 from seglib.errors import InputDataError
 
+# Leading or trailing whitespace, spelled out: RE2 (DuckDB) and Java (Spark) disagree on what \s and $ match.
+_EDGE_SPACE = r"^[ \t\n\r\f\x0B]+|[ \t\n\r\f\x0B]+\z"
+
 #: Exact type for summing money: float sums in a parallel engine depend on row order.
 MONEY = "decimal(38, 6)"
 
@@ -68,7 +71,7 @@ def format_regex(fmt: str) -> tuple[str, list[str]]:
     on every engine (DuckDB's RE2 and Spark's Java regular expressions read it alike).
 
     >>> format_regex("%d/%m/%Y")
-    ('^(0?[1-9]|[12]\\\\d|3[01])/(0?[1-9]|1[0-2])/(\\\\d{4})$', ['day', 'month', 'year'])
+    ('^(0?[1-9]|[12]\\\\d|3[01])/(0?[1-9]|1[0-2])/(\\\\d{4})\\\\z', ['day', 'month', 'year'])
     """
     out, parts, i = [], [], 0
     while i < len(fmt):
@@ -88,7 +91,7 @@ def format_regex(fmt: str) -> tuple[str, list[str]]:
         else:
             out.append(re.escape(fmt[i]) if not fmt[i].isalnum() and fmt[i] != " " else fmt[i])
             i += 1
-    return "^" + "".join(out) + "$", parts
+    return "^" + "".join(out) + r"\z", parts
 
 
 def text(column: ir.Value, *, strip: bool = True) -> ir.StringValue:
@@ -104,7 +107,7 @@ def text(column: ir.Value, *, strip: bool = True) -> ir.StringValue:
         # at or below the space) go through the regular expression; comparing the first and last
         # character is several times cheaper than the replace.
         padded = (value.left(1) <= " ") | (value.right(1) <= " ")
-        value = ibis.ifelse(padded, value.re_replace(r"^\s+|\s+$", ""), value)
+        value = ibis.ifelse(padded, value.re_replace(_EDGE_SPACE, ""), value)
     return value.nullif("")
 
 
@@ -131,7 +134,8 @@ def timestamp(column: ir.Value, fmt: str | None) -> ir.TimestampValue:
     """
     dtype = column.type()
     if dtype.is_timestamp() or dtype.is_date():
-        return column.cast("timestamp")
+        # Whole seconds, as parsed text gives: engines disagree on fractions in epoch seconds.
+        return column.cast("timestamp").truncate("s")
     value = text(column)
     pattern, names = format_regex(fmt)
     raw = {name: value.re_extract(pattern, i + 1) for i, name in enumerate(names)}

@@ -47,3 +47,15 @@ def test_hdbscan_has_no_formula(customers):
     model = SegmentModel("hdbscan", numeric=["spend", "score"], min_cluster_size=50, sample_size=800).fit(frame)
     table = ibis.duckdb.connect().read_parquet(str(path))
     assert assignment(model, table) is None
+
+
+def test_a_column_empty_at_fit_time_is_imputed_as_in_predict(customers, tmp_path):
+    """Winsorizing a column with no values gives NaN bounds: numpy then imputes it, and so must the engine."""
+    frame, _ = customers
+    frame = frame.assign(empty=np.nan)
+    path = tmp_path / "features.parquet"
+    frame.to_parquet(path)
+    model = SegmentModel("kmeans", 3, numeric=["spend", "score", "empty"], winsorize=0.02, seed=0).fit(frame)
+    table = ibis.duckdb.connect().read_parquet(str(path))
+    got = table.select("customer_id", segment=assignment(model, table)).to_pandas().set_index("customer_id")
+    np.testing.assert_array_equal(got["segment"].reindex(frame.index).to_numpy(), model.predict(frame))

@@ -159,6 +159,13 @@ def test_semicolon_decimal_comma(tmp_path):
     assert clean.loc["c2", "amount"] == pytest.approx(1234.0)
 
 
+def test_column_names_seglib_keeps_for_itself(tmp_path):
+    """A raw column named like seglib's working columns ('__n', '__h', ...) is refused, not overwritten."""
+    rows = "1,A,1,2024-01-01 10:00:00,1.0,c1,UK,x\n2,A,1,2024-01-02 10:00:00,1.0,c2,UK,y\n"
+    (tmp_path / "tx.csv").write_text(TX_HEADER.rstrip("\n") + ",__n\n" + rows)
+    _expect(tmp_path, tx_params(), "['__n']", "start with '__'", "rename")
+
+
 def test_all_rows_filtered_out(tmp_path, tiny_log):
     """An analysis window after all the data says every row was removed, and by what."""
     data = tx_params(cleaning={"start": "2030-01-01"})
