@@ -239,7 +239,12 @@ def read_source(
             if stage:
                 table = materialize(con, table, f"seglib_staged_{role.rsplit('.', 1)[-1]}")
         elif fmt == "parquet":
-            table = con.read_parquet([str(f) for f in files])
+            if backend == "duckdb":
+                table = con.read_parquet([str(f) for f in files])
+            else:
+                _check_spark_parquet(files)
+                # Ibis's PySpark reader takes one path (a list would reach Spark as its text): the file, or the glob.
+                table = con.read_parquet(str(files[0]) if len(files) == 1 else str(path))
         else:
             frames = []
             for f in files:
@@ -256,7 +261,7 @@ def read_source(
     except InputDataError:
         raise
     except Exception as exc:  # the engine's own message, with the file named
-        first = str(exc).strip().splitlines()[0][:300]
+        first = _engine_message(exc)
         raise InputDataError(
             f"{name}: could not be read as {fmt} ({type(exc).__name__}: {first}). "
             f"Check 'format', 'delimiter' and 'encoding' in the params"
@@ -264,6 +269,28 @@ def read_source(
     if not table.columns:
         raise InputDataError(f"{name}: no columns found; is this the right file?")
     return table
+
+
+def _engine_message(exc: Exception) -> str:
+    """The informative line of an engine error (for Spark: the Java exception, not the py4j preamble)."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    java = [ln for ln in lines if "Exception:" in ln and not ln.startswith("at ")]
+    return (java[0] if java else lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _check_spark_parquet(files: list[Path]) -> None:
+    """Spark cannot read nanosecond timestamps (pandas' default before 3.0): say so before it fails mid-query."""
+    import pyarrow.parquet as pq
+
+    for f in files:
+        schema = pq.read_schema(f)
+        nanos = [field.name for field in schema if str(field.type).startswith("timestamp[ns")]
+        if nanos:
+            raise InputDataError(
+                f"{f}: column(s) {nanos} hold nanosecond timestamps, which Spark cannot read. Rewrite the file "
+                f"with microsecond timestamps (pandas: df.to_parquet(path, coerce_timestamps='us', "
+                f"allow_truncated_timestamps=True)) or use engine.backend: duckdb"
+            )
 
 
 def check_columns(table: ibis.Table, wanted: dict[str, str], where: str, source_file: str) -> None:

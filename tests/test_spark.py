@@ -18,6 +18,7 @@ import pytest
 
 from seglib.config import validate_params
 from seglib.datasets import ensure_demo_data
+from seglib.errors import InputDataError
 from seglib.features import build_features
 from seglib.ingest import run_ingest
 
@@ -44,25 +45,25 @@ def spark_ready():
         pytest.skip(missing)
 
 
-def _params(folder, backend: str):
+def _params(folder, backend: str, file: str = "transactions.csv", cleaning: dict | None = None):
     data = {
         "client": "spark-check",
-        "input": {"transactions": {"path": str(folder / "transactions.csv"), "columns": {
+        "input": {"transactions": {"path": str(folder / file), "columns": {
             "customer_id": "CustomerID", "timestamp": "InvoiceDate", "quantity": "Quantity",
             "unit_price": "UnitPrice", "order_id": "InvoiceNo", "product": "StockCode",
             "description": "Description", "category": "Category", "channel": "Channel", "country": "Country"}}},
         # Every kind of rule: a window that cuts rows, non-product codes, cancellations netted,
         # duplicates dropped, and amounts capped at a quantile (which must agree to the last digit).
-        "cleaning": {"cancellation_prefix": "C", "non_product_codes": ["POST", "M"], "start": "2023-03-01",
-                     "outliers": {"method": "cap", "column": "amount", "quantile": 0.99}},
+        "cleaning": cleaning or {"cancellation_prefix": "C", "non_product_codes": ["POST", "M"], "start": "2023-03-01",
+                                 "outliers": {"method": "cap", "column": "amount", "quantile": 0.99}},
         "engine": {"backend": backend, "spark_master": "local[2]", "threads": 2},
     }
     return validate_params(data, str(folder / "client.yaml"))
 
 
-def _run(tmp_path, backend: str):
-    run = tmp_path / backend
-    params = _params(tmp_path / "data", backend)
+def _run(tmp_path, backend: str, **kwargs):
+    run = tmp_path / f"{backend}-{kwargs.get('file', 'csv')}"
+    params = _params(tmp_path / "data", backend, **kwargs)
     result = run_ingest(params, run)
     features = build_features(params, run)
     quality = json.loads((run / "quality.json").read_text())
@@ -90,4 +91,31 @@ def test_spark_gives_the_same_features_and_counts_as_duckdb(tmp_path, spark_read
     assert spark_quality == duck_quality
     # Every per-customer feature is identical: same customers, same columns, same numbers to the last bit.
     assert len(duck_features) > 100
+    pd.testing.assert_frame_equal(spark_features, duck_features, check_exact=True)
+
+
+def test_spark_equals_duckdb_on_typed_parquet_with_duplicates_kept(tmp_path, spark_ready):
+    """The other branches: typed columns (Parquet timestamps with fractions of a second), exact
+    duplicates kept (so every sum is weighted by the copies), outliers dropped, an end date."""
+    ensure_demo_data(tmp_path / "data", n_customers=120, n_table_customers=20, seed=5)
+    log = pd.read_csv(tmp_path / "data" / "transactions.csv", dtype={"CustomerID": str, "InvoiceNo": str})
+    stamps = pd.to_datetime(log["InvoiceDate"]) + pd.to_timedelta(log.index % 7 * 0.25, unit="s")
+    log["InvoiceDate"] = stamps.astype("datetime64[ns]")
+    log.to_parquet(tmp_path / "data" / "typed.parquet", index=False)
+    # Spark cannot read nanosecond timestamps: a clear message up front, not a failure mid-query.
+    with pytest.raises(InputDataError, match="nanosecond timestamps, which Spark cannot read"):
+        _run(tmp_path, "spark", file="typed.parquet")
+    log["InvoiceDate"] = stamps.astype("datetime64[us]")
+    log.to_parquet(tmp_path / "data" / "typed.parquet", index=False)
+    cleaning = {"cancellation_prefix": "C", "duplicates": "keep", "end": "2024-10-31",
+                "outliers": {"method": "drop", "column": "quantity", "quantile": 0.995}}
+    _, duck_features, duck_quality = _run(tmp_path, "duckdb", file="typed.parquet", cleaning=cleaning)
+    _, spark_features, spark_quality = _run(tmp_path, "spark", file="typed.parquet", cleaning=cleaning)
+    steps = {s["rule"]: s["rows"] for s in duck_quality["steps"]}
+    assert steps["after the analysis window"] > 0 and "exact duplicate of an earlier row" not in steps
+    assert any(rule.startswith("outlier") and rows > 0 for rule, rows in steps.items())
+    for quality in (duck_quality, spark_quality):
+        for step in quality["steps"]:
+            step["examples"] = len(step["examples"])
+    assert spark_quality == duck_quality
     pd.testing.assert_frame_equal(spark_features, duck_features, check_exact=True)
