@@ -323,16 +323,25 @@ def generate_if_asked(params: Params) -> None:
 
 
 def preflight(params: Params) -> None:
-    """Before any stage runs: every input file exists, is readable and holds the mapped columns."""
-    generate_if_asked(params)
-    con = connect(params.engine)
-    src = params.input.transactions
-    if src is not None:
-        raw = read_source(con, src, params.resolve(src.path), f"{params.source_file}: input.transactions")
-        check_columns(raw, {f"columns.{k}": v for k, v in src.columns.items()}, str(params.source_file), src.path)
-    cust = params.input.customers
-    if cust is not None:
-        from seglib.customers import named_columns
+    """Before any stage runs: every input file exists, is readable and holds the mapped columns.
 
-        raw = read_source(con, cust, params.resolve(cust.path), f"{params.source_file}: input.customers")
-        check_columns(raw, named_columns(cust), str(params.source_file), cust.path)
+    The check reads only file headers, so it always uses an in-memory DuckDB: a run on Spark
+    does not start a Spark session in the runner process just to look at column names.
+    """
+    from seglib.config import EngineParams
+
+    generate_if_asked(params)
+    con = connect(EngineParams(threads=params.engine.threads))
+    try:
+        src = params.input.transactions
+        if src is not None:
+            raw = read_source(con, src, params.resolve(src.path), f"{params.source_file}: input.transactions")
+            check_columns(raw, {f"columns.{k}": v for k, v in src.columns.items()}, str(params.source_file), src.path)
+        cust = params.input.customers
+        if cust is not None:
+            from seglib.customers import named_columns
+
+            raw = read_source(con, cust, params.resolve(cust.path), f"{params.source_file}: input.customers")
+            check_columns(raw, named_columns(cust), str(params.source_file), cust.path)
+    finally:
+        con.disconnect()

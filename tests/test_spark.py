@@ -119,3 +119,32 @@ def test_spark_equals_duckdb_on_typed_parquet_with_duplicates_kept(tmp_path, spa
             step["examples"] = len(step["examples"])
     assert spark_quality == duck_quality
     pd.testing.assert_frame_equal(spark_features, duck_features, check_exact=True)
+
+
+def test_engine_scoring_on_spark_equals_predict(tmp_path, spark_ready):
+    """The fitted model rebuilt as an expression assigns the same segments on Spark as in memory."""
+    import numpy as np
+
+    from seglib.assign_engine import assignment
+    from seglib.cluster_model import SegmentModel
+    from seglib.config import EngineParams
+    from seglib.engine import connect
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"spend": rng.lognormal(size=600), "visits": rng.poisson(3, size=600).astype(float),
+                          "region": rng.choice(["north", "south"], size=600)},
+                         index=pd.Index([f"c{i:03d}" for i in range(600)], name="customer_id"))
+    frame.loc[frame.index[::37], "spend"] = np.nan
+    path = tmp_path / "features.parquet"
+    frame.to_parquet(path)
+    models = [SegmentModel("kmeans", 4, numeric=["spend", "visits"], categorical=["region"], log_columns=["spend"],
+                           winsorize=0.01, seed=0).fit(frame),
+              SegmentModel("gmm", 3, numeric=["spend", "visits"], log_columns=["spend"], seed=0).fit(frame)]
+    con = connect(EngineParams(backend="spark", spark_master="local[2]"), tmp_path / "scratch")
+    try:
+        table = con.read_parquet(str(path))
+        for model in models:
+            got = table.select("customer_id", segment=assignment(model, table)).to_pandas().set_index("customer_id")
+            np.testing.assert_array_equal(got["segment"].reindex(frame.index).to_numpy(), model.predict(frame))
+    finally:
+        con.disconnect()
