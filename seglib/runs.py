@@ -117,6 +117,39 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
+def local_kernel_manager():
+    """A kernel manager whose kernels talk over local (IPC) sockets, not TCP ports.
+
+    Nothing is reachable from the network, and ipykernel no longer warns at every stage
+    that it runs over TCP without encryption. The sockets live in a short per-process
+    folder under the system temp dir (socket paths are limited to about 100 characters),
+    removed when the process ends.
+    """
+    import atexit
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum, default
+
+    global _SOCKETS
+    if _SOCKETS is None:
+        _SOCKETS = Path(tempfile.mkdtemp(prefix="seglib-k"))
+        atexit.register(shutil.rmtree, _SOCKETS, ignore_errors=True)
+    sockets = _SOCKETS
+
+    class LocalKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return str(sockets / "kernel")
+
+    return LocalKernelManager
+
+
+_SOCKETS: Path | None = None
+
+
 def with_absolute_paths(params: Params) -> Params:
     """A copy whose input paths are absolute, so the run folder's params.yaml works from anywhere."""
     data = params.model_dump()
@@ -244,6 +277,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
                     cwd=str(notebooks),
                     progress_bar=False,
                     log_output=False,
+                    kernel_manager_class=local_kernel_manager(),
                 )
         except pm.PapermillExecutionError as exc:
             manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2), "outcome": "failed"})
