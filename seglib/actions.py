@@ -83,7 +83,7 @@ def suggest_actions(names: dict[int, str], kpis: pd.DataFrame, rules: list[dict]
     which must hold (``{}`` always holds, the catch-all):
 
     * ``name_contains``: text or list of texts; holds when the segment name contains any
-      of them (case-insensitive substring);
+      of them as whole words, ignoring case ("new" matches "New customers", not "Newcastle");
     * ``unassigned``: ``True`` holds for segment ``-1`` only, ``False`` for the others;
     * ``<kpi>_gt`` / ``_ge`` / ``_lt`` / ``_le``: a number compared with the segment's KPI
       from ``kpis`` (one of ``ACTION_KPIS`` or any column of ``kpis``); a KPI that is
@@ -172,11 +172,22 @@ def _kpi_row(kpis: pd.DataFrame, k: int, name: str) -> pd.Series | None:
     return None
 
 
+def _has_words(name: str, text: str) -> bool:
+    """Whether ``text`` occurs in ``name`` as whole words, ignoring case.
+
+    >>> _has_words("New customers", "new"), _has_words("Newcastle buyers", "new")
+    (True, False)
+    """
+    import re
+
+    return re.search(rf"(?<!\w){re.escape(text.casefold())}(?!\w)", name.casefold()) is not None
+
+
 def _rule_holds(when: Mapping, k: int, name: str, row: pd.Series | None) -> bool:
     for key, value in when.items():
         if key == "name_contains":
             texts = [value] if isinstance(value, str) else value
-            if not any(t.casefold() in name.casefold() for t in texts):
+            if not any(_has_words(name, t) for t in texts):
                 return False
         elif key == "unassigned":
             if (k == UNASSIGNED) != value:

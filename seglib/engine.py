@@ -10,6 +10,7 @@ without loading it into pandas.
 from __future__ import annotations
 
 import glob as globlib
+import math
 import uuid
 from pathlib import Path
 
@@ -164,8 +165,14 @@ def _check_text_file(path: Path, source: SourceParams) -> str | None:
     """Fail early on empty files and wrong encodings; return the detected delimiter."""
     if path.stat().st_size == 0:
         raise InputDataError(f"{path}: the file is empty (0 bytes); export it again with a header row and data")
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open  # check the text, not the compressed bytes
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except (OSError, EOFError) as exc:
+        raise InputDataError(f"{path}: cannot be read as a gzip-compressed file ({exc}); is it really .gz?") from None
     encoding = source.encoding
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) and encoding != "utf-16":
         raise InputDataError(
@@ -249,7 +256,8 @@ def read_source(
             frames = []
             for f in files:
                 try:
-                    frames.append(pd.read_excel(f, sheet_name=source.sheet or 0, dtype=str))
+                    frames.append(_excel_as_text(pd.read_excel(f, sheet_name=source.sheet or 0, dtype=object),
+                                                 source.decimal))
                 except ValueError as exc:
                     if "Worksheet" in str(exc) or "sheet" in str(exc).lower():
                         sheets = pd.ExcelFile(f).sheet_names
@@ -291,6 +299,25 @@ def _check_spark_parquet(files: list[Path]) -> None:
                 f"with microsecond timestamps (pandas: df.to_parquet(path, coerce_timestamps='us', "
                 f"allow_truncated_timestamps=True)) or use engine.backend: duckdb"
             )
+
+
+def _excel_as_text(frame: pd.DataFrame, decimal: str) -> pd.DataFrame:
+    """Every cell as text, as a CSV export would write it, so one typing rule serves both.
+
+    Cells Excel stores as numbers are written with the params' decimal separator: with
+    ``decimal: ','`` the number 12.5 becomes "12,5" (not "12.5", which the comma rule would
+    read as 125), while cells typed as text ("1.234,50") pass through unchanged.
+    """
+    def cell(value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = repr(float(value)) if isinstance(value, float) else str(value)
+            text = text[:-2] if text.endswith(".0") else text
+            return text.replace(".", ",") if decimal == "," else text
+        return str(value)
+
+    return frame.apply(lambda column: column.map(cell)).astype(object)
 
 
 def check_columns(table: ibis.Table, wanted: dict[str, str], where: str, source_file: str) -> None:

@@ -287,7 +287,16 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
                     f"{params.source_file}: customer-table columns {clash} have the same names as transaction "
                     f"features; rename them or list them in input.customers.exclude"
                 )
-            matched = parts[0].index.isin(attrs.index).sum()
+            matched = int(parts[0].index.isin(attrs.index).sum())
+            if matched == 0:
+                tx_ids = ", ".join(repr(v) for v in parts[0].index[:3])
+                table_ids = ", ".join(repr(v) for v in attrs.index[:3])
+                raise InputDataError(
+                    f"{params.source_file}: none of the {len(parts[0]):,} customers in the transactions has a row in "
+                    f"the customer table, so the ids do not match (transactions: {tx_ids}; customer table, column "
+                    f"'{params.input.customers.id_column}': {table_ids}). Check input.customers.id_column and "
+                    f"columns.customer_id"
+                )
             notes.append(
                 f"{matched:,} of {len(parts[0]):,} customers with purchases have a row in the customer table"
             )

@@ -257,6 +257,32 @@ def test_excel_named_sheet(tmp_path, tiny_log):
     _expect(tmp_path, data, "sheet 'Sales' not found", "Cover, Orders")
 
 
+def test_excel_with_decimal_comma(tmp_path):
+    """With decimal: ',' an Excel number cell (2.5) stays 2.5 and a text cell ('1.234,00') reads as 1234."""
+    frame = pd.DataFrame({"InvoiceNo": ["1", "2"], "StockCode": ["A", "A"], "Quantity": [2, 1],
+                          "InvoiceDate": pd.to_datetime(["2024-01-01 10:00", "2024-01-02 10:00"]),
+                          "UnitPrice": [2.5, "1.234,00"], "CustomerID": ["c1", "c2"], "Country": ["DE", "DE"]})
+    frame.to_excel(tmp_path / "tx.xlsx", index=False)
+    data = tx_params("tx.xlsx")
+    data["input"]["transactions"]["decimal"] = ","
+    data["cleaning"]["write_clean_log"] = True
+    run_ingest(_params(tmp_path, data), tmp_path / "run")
+    clean = pd.read_parquet(tmp_path / "run" / "clean_transactions.parquet").set_index("customer_id")
+    assert clean.loc["c1", "amount"] == pytest.approx(5.0)
+    assert clean.loc["c2", "amount"] == pytest.approx(1234.0)
+
+
+def test_gzipped_csv(tmp_path, tiny_log):
+    """A .gz export is checked and read as the text inside, not as compressed bytes."""
+    import gzip
+
+    (tmp_path / "tx.csv.gz").write_bytes(gzip.compress(tiny_log.read_bytes()))
+    acc = run_ingest(_params(tmp_path, tx_params("tx.csv.gz")), tmp_path / "run").account
+    assert acc.rows_read == 10 and acc.rows_kept == 6
+    (tmp_path / "bad.csv.gz").write_bytes(b"not gzip at all")
+    _expect(tmp_path, tx_params("bad.csv.gz"), "bad.csv.gz", "gzip")
+
+
 def test_glob_of_monthly_files(tmp_path, tiny_log):
     """A glob of files of one schema is read as one log."""
     lines = tiny_log.read_text().splitlines()
@@ -333,6 +359,19 @@ def test_customer_table_joined_to_transaction_features(tmp_path, tiny_log):
     assert pd.isna(f.loc["c3", "age"])
     assert "segment_hint" in fs.categorical and "age" in fs.used
     assert any("2 of 3 customers with purchases have a row in the customer table" in n for n in fs.notes)
+
+
+def test_customer_table_with_other_ids_is_an_error(tmp_path, tiny_log):
+    """A customer table whose ids match no transaction (wrong id column) stops with examples of both."""
+    (tmp_path / "crm.csv").write_text("cust,member_no,age\nc1,M-1,40\nc2,M-2,31\n")
+    data = tx_params()
+    data["input"]["customers"] = {"path": "crm.csv", "id_column": "member_no"}
+    params = _params(tmp_path, data)
+    run_ingest(params, tmp_path / "run")
+    with pytest.raises(InputDataError) as err:
+        build_features(params, tmp_path / "run")
+    for fragment in ("none of the 3 customers", "'member_no'", "'M-1'", "'c1'", "id_column"):
+        assert fragment in str(err.value)
 
 
 def test_impossible_dates_and_non_finite_amounts_are_counted(tmp_path, tiny_log):
