@@ -346,13 +346,19 @@ def test_near_duplicate_features_are_left_out(tmp_path, tiny_log):
     assert any("left out of the clustering" in n for n in fs.notes)
 
 
-def test_customer_table_joined_to_transaction_features(tmp_path, tiny_log):
-    """Both inputs: each customer's transaction features sit beside its attributes; unmatched ones are counted."""
-    (tmp_path / "crm.csv").write_text("cust,segment_hint,age\nc1,gold,40\nc2,basic,31\nzz,basic,50\n")
+def _both_inputs(tmp_path, crm: str, id_column: str):
+    """The tiny log plus a customer table (text of crm.csv); ingested into tmp_path/run; returns the params."""
+    (tmp_path / "crm.csv").write_text(crm)
     data = tx_params()
-    data["input"]["customers"] = {"path": "crm.csv", "id_column": "cust"}
+    data["input"]["customers"] = {"path": "crm.csv", "id_column": id_column}
     params = _params(tmp_path, data)
     run_ingest(params, tmp_path / "run")
+    return params
+
+
+def test_customer_table_joined_to_transaction_features(tmp_path, tiny_log):
+    """Both inputs: each customer's transaction features sit beside its attributes; unmatched ones are counted."""
+    params = _both_inputs(tmp_path, "cust,segment_hint,age\nc1,gold,40\nc2,basic,31\nzz,basic,50\n", "cust")
     fs = build_features(params, tmp_path / "run")
     f = fs.table
     assert f.loc["c1", "age"] == 40 and f.loc["c1", "frequency"] == 2
@@ -363,11 +369,7 @@ def test_customer_table_joined_to_transaction_features(tmp_path, tiny_log):
 
 def test_customer_table_with_other_ids_is_an_error(tmp_path, tiny_log):
     """A customer table whose ids match no transaction (wrong id column) stops with examples of both."""
-    (tmp_path / "crm.csv").write_text("cust,member_no,age\nc1,M-1,40\nc2,M-2,31\n")
-    data = tx_params()
-    data["input"]["customers"] = {"path": "crm.csv", "id_column": "member_no"}
-    params = _params(tmp_path, data)
-    run_ingest(params, tmp_path / "run")
+    params = _both_inputs(tmp_path, "cust,member_no,age\nc1,M-1,40\nc2,M-2,31\n", "member_no")
     with pytest.raises(InputDataError) as err:
         build_features(params, tmp_path / "run")
     for fragment in ("none of the 3 customers", "'member_no'", "'M-1'", "'c1'", "id_column"):
