@@ -92,7 +92,7 @@ def _preprocessed(model: SegmentModel, table: ir.Table) -> list[ir.FloatingValue
             imputer = steps["simpleimputer"]
             encoder = steps["onehotencoder"]
             for i, column in enumerate(columns):
-                value = _category_text(table[column]).fill_null(str(imputer.statistics_[i]))
+                value = _imputed_category(table[column], imputer, i)
                 out += [(value == str(level)).cast("float64") for level in encoder.categories_[i]]
             continue
         winsor = steps.get("winsorizer")
@@ -121,9 +121,10 @@ def _clip(value: ir.FloatingValue, lower: float, upper: float | None) -> ir.Floa
     return clipped
 
 
-def _category_text(column: ir.Value) -> ir.StringValue:
-    """Categories as the text the fitted encoders saw (``str(value)``)."""
-    return column if column.type().is_string() else column.cast("string")
+def _imputed_category(column: ir.Value, imputer, i: int) -> ir.StringValue:
+    """Category ``i`` as the text the fitted encoders saw (``str(value)``), missing values imputed."""
+    text = column if column.type().is_string() else column.cast("string")
+    return text.fill_null(str(imputer.statistics_[i]))
 
 
 def _category_codes(model: SegmentModel, table: ir.Table) -> list[ir.IntegerValue]:
@@ -132,7 +133,7 @@ def _category_codes(model: SegmentModel, table: ir.Table) -> list[ir.IntegerValu
     imputer, encoder = steps["simpleimputer"], steps["ordinalencoder"]
     codes = []
     for i, column in enumerate(model.categorical_):
-        value = _category_text(table[column]).fill_null(str(imputer.statistics_[i]))
+        value = _imputed_category(table[column], imputer, i)
         levels = encoder.categories_[i]
         codes.append(ibis.cases(*[(value == str(level), j) for j, level in enumerate(levels)], else_=-1))
     return codes

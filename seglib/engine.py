@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import glob as globlib
 import math
+import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import ibis
@@ -106,6 +109,19 @@ def _megabytes(limit: str) -> int:
     if not m:
         raise ParamsError(f"engine.memory_limit must look like '8GB' or '800MB' (got {limit!r})")
     return int(float(m.group(1)) * (1024 if m.group(2).startswith("G") else 1))
+
+
+@contextmanager
+def session(engine: EngineParams | None, folder: Path) -> Iterator[ibis.BaseBackend]:
+    """A connection whose scratch space (DuckDB's database and spill files, Spark's warehouse)
+    is ``folder/_staging``; it is closed and the scratch removed afterwards, even on errors."""
+    scratch = Path(folder) / "_staging"
+    con = connect(engine, workdir=scratch)
+    try:
+        yield con
+    finally:
+        con.disconnect()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def default_memory_limit() -> str:

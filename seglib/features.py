@@ -36,7 +36,7 @@ import pandas as pd
 
 from seglib.config import FeatureParams, Params
 from seglib.errors import InputDataError, ParamsError
-from seglib.parsing import MONEY
+from seglib.parsing import MONEY, text
 from seglib.rfm import DEFAULT_RFM_RULES, rfm_scores
 
 FEATURES_FILE = "features.parquet"
@@ -190,8 +190,6 @@ def share_levels(raw: ir.Table, columns: dict[str, str]) -> dict[str, list[str]]
     keeps this a cheap pass (no typing, no rules); the shares themselves are computed over
     the clean purchases.
     """
-    from seglib.parsing import text
-
     levels = {}
     for role in ("category", "channel"):
         if role not in columns:

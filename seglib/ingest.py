@@ -9,7 +9,6 @@ rule (the first that applies, in the order of :data:`RULE_ORDER`), so
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pandas as pd
 
 from seglib.cleaning import RULE_ORDER, clean_lines, drop_reason, is_cancellation, typed_columns
 from seglib.config import Params
-from seglib.engine import check_columns, connect, read_source
+from seglib.engine import check_columns, connect, read_source, session
 from seglib.errors import InputDataError
 from seglib.quality import QualityAccount
 
@@ -285,11 +284,9 @@ def run_ingest(params: Params, run_dir: str | Path, *, check_segments: bool = Tr
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     generate_if_asked(params)
-    staging = run_dir / "_staging"
-    con = connect(params.engine, workdir=staging)
     account = customer_account = None
     tx_path = cust_path = None
-    try:
+    with session(params.engine, run_dir) as con:
         if params.input.transactions is not None:
             account = ingest_transactions(con, params, run_dir)
             tx_path = run_dir / AGGREGATES_FILE
@@ -298,9 +295,6 @@ def run_ingest(params: Params, run_dir: str | Path, *, check_segments: bool = Tr
             cust_path = run_dir / CUSTOMERS_FILE
             customer_account = ingest_customers(con, params, cust_path)
             customer_account.save(run_dir / "quality_customers.json")
-    finally:
-        con.disconnect()
-        shutil.rmtree(staging, ignore_errors=True)
     smallest = params.clustering.k_min
     customers = (account or customer_account).customers_after
     if check_segments and customers < smallest:

@@ -280,18 +280,17 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
                     kernel_manager_class=local_kernel_manager(),
                 )
         except pm.PapermillExecutionError as exc:
-            manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2), "outcome": "failed"})
+            manifest["stages"].append(_stage_record(stage, t0, "failed"))
             message = (
                 f"{params.client}: stage {stage} failed in cell {exc.exec_count or exc.cell_index} "
                 f"({exc.ename}): {_first_line(exc.evalue)}"
             )
             _fail(tmp, client_dir, run_id, manifest, message, out_nb)
         except Exception as exc:  # kernel died, notebook missing, …
-            manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2), "outcome": "failed"})
+            manifest["stages"].append(_stage_record(stage, t0, "failed"))
             message = f"{params.client}: stage {stage} could not run ({type(exc).__name__}: {_first_line(str(exc))})"
             _fail(tmp, client_dir, run_id, manifest, message, out_nb)
-        manifest["stages"].append({"stage": stage, "seconds": round(time.perf_counter() - t0, 2),
-                                   "peak_rss_gib": round(memory.gib, 3), "outcome": "ok"})
+        manifest["stages"].append(_stage_record(stage, t0, "ok", memory.gib))
         progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} done in "
                  f"{time.perf_counter() - t0:.1f}s, peak memory {memory.gib:.2f} GiB")
         _write_manifest(tmp, manifest)
@@ -314,6 +313,14 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     tmp.rename(final)
     _point_latest(client_dir, run_id)
     return RunResult(final, final / "report.html", manifest)
+
+
+def _stage_record(stage: str, started: float, outcome: str, peak_gib: float | None = None) -> dict:
+    """One stage's line in the manifest: seconds since ``started``, peak memory when measured, outcome."""
+    record = {"stage": stage, "seconds": round(time.perf_counter() - started, 2)}
+    if peak_gib is not None:
+        record["peak_rss_gib"] = round(peak_gib, 3)
+    return {**record, "outcome": outcome}
 
 
 def report_title(params: Params) -> str:

@@ -12,7 +12,6 @@ the run and the new export are compared: the migration table says who moved wher
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,21 +89,16 @@ def _assign(model, features, folder: Path, params: Params) -> pd.Series:
     """Segment of each customer, computed by the engine where the model has a closed formula."""
     from seglib.assign_engine import assignment
     from seglib.cluster import assign_segments
-    from seglib.engine import connect
+    from seglib.engine import session
     from seglib.features import FEATURES_FILE
 
-    scratch = folder / "_staging"
-    con = connect(params.engine, workdir=scratch)
-    try:
+    with session(params.engine, folder) as con:
         table = con.read_parquet(str(folder / FEATURES_FILE))
         expr = assignment(model, table)
         if expr is None:
             return pd.concat([assign_segments(model, features.table.iloc[i:i + _CHUNK])
                               for i in range(0, len(features.table), _CHUNK)] or [pd.Series(dtype="int64")])
         out = table.select(customer_id=table.customer_id.cast("string"), segment=expr).to_pandas()
-    finally:
-        con.disconnect()
-        shutil.rmtree(scratch, ignore_errors=True)
     labels = out.set_index("customer_id")["segment"].astype("int64").reindex(features.table.index)
     return labels.rename("segment")
 
