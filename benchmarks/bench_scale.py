@@ -93,7 +93,8 @@ def params_file(size_m: int, data: Path) -> Path:
 SEGLIB = r"""
 import json, resource, sys, time
 from pathlib import Path
-import seglib
+import seglib.features
+import seglib.ingest
 from seglib.config import load_params
 params, out = load_params(sys.argv[1]), Path(sys.argv[2])
 t0 = time.perf_counter()

@@ -1,48 +1,14 @@
 """seglib: customer segmentation, from raw exports to a stakeholder report.
 
-Submodules are imported on first use (``seglib.ingest``, ``seglib.features``, …), so
-``import seglib`` stays cheap and does no work.
+The package is laid out as the pipeline. From the top: the running of it all
+(``seglib.cli``, ``seglib.batch``, ``seglib.score``, ``seglib.runs``); the five stages,
+each importing only the stages before it (``seglib.report``, ``seglib.profile``,
+``seglib.cluster``, ``seglib.features``, ``seglib.ingest``); and the shared base
+(``seglib.rendering``, ``seglib.engine``, ``seglib.artifacts``, ``seglib.config``,
+``seglib.errors``). ``seglib.datasets`` (the synthetic demo data) stands apart.
+
+``import seglib`` does no work and imports nothing; import the part you use
+(``import seglib.ingest``). ``tests/test_architecture.py`` holds the layers.
 """
 
-import importlib
-
 __version__ = "0.1.0"
-
-_SUBMODULES = (
-    "actions",
-    "assign_engine",
-    "batch",
-    "cleaning",
-    "cli",
-    "cluster",
-    "cluster_families",
-    "cluster_model",
-    "cluster_scores",
-    "config",
-    "customers",
-    "datasets",
-    "effects",
-    "engine",
-    "errors",
-    "features",
-    "ingest",
-    "naming",
-    "parsing",
-    "pipeline",
-    "plots",
-    "profile",
-    "profile_rules",
-    "quality",
-    "report",
-    "rfm",
-    "runs",
-    "score",
-    "traits",
-)
-__all__ = list(_SUBMODULES)
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"seglib.{name}")
-    raise AttributeError(f"module 'seglib' has no attribute {name!r}")

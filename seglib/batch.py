@@ -7,7 +7,6 @@ never collide. At the end a summary table is printed and written as
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -17,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from seglib import artifacts
 from seglib.errors import ParamsError
-from seglib.report import PAGE_CSS, esc
+from seglib.rendering import PAGE_CSS, esc
 
 
 @dataclass
@@ -58,8 +58,8 @@ def _run_one(path: Path, reports: Path) -> BatchRow:
                    if ln.startswith("Run complete:")), None)
     client = path.stem
     if proc.returncode == 0 and folder is not None:
-        meta = json.loads((folder / "clustering.json").read_text(encoding="utf-8"))
-        client = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["client"]
+        meta = artifacts.CLUSTERING.read(folder)
+        client = artifacts.MANIFEST.read(folder)["client"]
         return BatchRow(client, path, "complete", seconds, meta["segments"], folder, "")
     errors = [ln.removeprefix("error: ") for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
     message = errors[0] if errors else (proc.stderr.strip().splitlines() or ["failed"])[-1]
@@ -94,8 +94,8 @@ def write_index(rows: list[BatchRow], reports: Path) -> Path:
     """``reports/index.html``: one line per client, linking its report (client text escaped)."""
     lines = []
     for r in rows:
-        if r.folder is not None and (r.folder / "report.html").exists():
-            link = f'<a href="{esc((r.folder / "report.html").relative_to(reports).as_posix())}">report</a>'
+        if r.folder is not None and artifacts.REPORT.exists(r.folder):
+            link = f'<a href="{esc(artifacts.REPORT.path(r.folder).relative_to(reports).as_posix())}">report</a>'
         else:
             link = ""
         lines.append(f"<tr><td>{esc(r.client)}</td><td>{esc(r.status)}</td><td>{r.seconds:.0f}</td>"

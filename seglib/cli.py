@@ -10,12 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from seglib import artifacts
+from seglib.batch import run_batch, summary_table
 from seglib.errors import SeglibError
+from seglib.runs import project_root, run_pipeline
 
 
 def _run(args) -> int:
-    from seglib.runs import run_pipeline
-
     result = run_pipeline(args.params, args.reports)
     print(f"Run complete: {result.folder}")
     print(f"Report: {result.report}")
@@ -23,8 +24,6 @@ def _run(args) -> int:
 
 
 def _demo(args) -> int:
-    from seglib.runs import project_root, run_pipeline
-
     result = run_pipeline(project_root() / "params" / "demo.yaml", args.reports)
     print(f"Demo run complete: {result.folder}")
     print(f"Open the report: {result.report}")
@@ -32,9 +31,6 @@ def _demo(args) -> int:
 
 
 def _batch(args) -> int:
-    from seglib.batch import run_batch, summary_table
-    from seglib.runs import project_root
-
     reports = Path(args.reports) if args.reports else project_root() / "reports"
     rows = run_batch(args.params, reports, jobs=args.jobs)
     print(summary_table(rows).to_string(index=False))
@@ -43,19 +39,18 @@ def _batch(args) -> int:
 
 
 def _rerun(args) -> int:
-    from seglib.runs import run_pipeline
-
     folder = Path(args.run_folder)
-    if not (folder / "params.yaml").exists():
+    if not artifacts.PARAMS.exists(folder):
         print(f"error: {folder}: not a seglib run folder (no params.yaml)", file=sys.stderr)
         return 1
-    result = run_pipeline(folder / "params.yaml", args.reports or folder.parent.parent)
+    result = run_pipeline(artifacts.PARAMS.path(folder), args.reports or folder.parent.parent)
     print(f"Run complete: {result.folder}")
     print(f"Report: {result.report}")
     return 0
 
 
 def _score(args) -> int:
+    # Scoring loads the engine and scikit-learn: imported only when it is the command.
     from seglib.score import score_export
 
     out = score_export(Path(args.run_folder), Path(args.data), Path(args.out) if args.out else None)

@@ -3,7 +3,7 @@
 The new file goes through the run's own cleaning policy and feature definitions (the
 same :mod:`seglib.ingest` and :mod:`seglib.features` code, with the run's params), so
 the raw lines are cleaned and aggregated in the engine and never reach pandas. The run's
-saved model then assigns each customer in the engine too (:mod:`seglib.assign_engine`
+saved model then assigns each customer in the engine too (:mod:`seglib.cluster.expression`
 rebuilds it as an Ibis expression over the per-customer table; HDBSCAN, which assigns
 by the nearest fitted customer, predicts in memory in chunks). Customers present in both
 the run and the new export are compared: the migration table says who moved where.
@@ -11,7 +11,6 @@ the run and the new export are compared: the migration table says who moved wher
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,9 +18,14 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from seglib import artifacts
+from seglib.cluster import assign_segments, assignment, load_model
 from seglib.config import Params, validate_params
+from seglib.engine import session
 from seglib.errors import InputDataError
-from seglib.naming import segment_names
+from seglib.features import build_features
+from seglib.ingest import run_ingest
+from seglib.profile import migration_table, segment_names
 
 
 @dataclass
@@ -33,13 +37,12 @@ class ScoreResult:
 
 def run_params(run_folder: Path) -> Params:
     """The params a run used (its params.yaml holds absolute input paths)."""
-    manifest_path = run_folder / "manifest.json"
-    if not manifest_path.exists() or not (run_folder / "params.yaml").exists():
+    if not artifacts.MANIFEST.exists(run_folder) or not artifacts.PARAMS.exists(run_folder):
         raise InputDataError(f"{run_folder}: not a seglib run folder (no manifest.json / params.yaml)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = artifacts.MANIFEST.read(run_folder)
     if manifest.get("outcome") != "complete":
         raise InputDataError(f"{run_folder}: the run did not complete (outcome: {manifest.get('outcome')}); score with a complete run")
-    data = yaml.safe_load((run_folder / "params.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(artifacts.PARAMS.read(run_folder))
     return validate_params(data, manifest["params_file"])
 
 
@@ -49,11 +52,6 @@ def score_export(run_folder: Path, data: Path, out: Path | None = None) -> Path:
 
 
 def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
-    from seglib.cluster import load_model
-    from seglib.features import build_features
-    from seglib.ingest import run_ingest
-    from seglib.pipeline import ASSIGNMENTS_FILE, MODEL_FILE, SEGMENTS_FILE
-
     run_folder = Path(run_folder).resolve()
     params = run_params(run_folder)
     data = Path(data).resolve()
@@ -65,35 +63,30 @@ def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
     updated["cleaning"].update(start=None, end=None, snapshot_date=None)
     new_params = validate_params(updated, params.source_file)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    folder = Path(out) if out else run_folder / "scored" / f"{data.stem}-{stamp}"
+    folder = Path(out) if out else artifacts.SCORED.path(run_folder) / f"{data.stem}-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
     run_ingest(new_params, folder, check_segments=False)
     features = build_features(new_params, folder)
     features.save(folder)
-    model = load_model(run_folder / MODEL_FILE)
+    model = load_model(artifacts.MODEL.path(run_folder))
     labels = _assign(model, features, folder, new_params)
-    names = {int(k): v for k, v in json.loads((run_folder / SEGMENTS_FILE).read_text())["names"].items()}
+    names = artifacts.read_segment_names(run_folder)
     assignments = pd.DataFrame({
         "customer_id": labels.index,
         "segment_id": labels.values,
         "segment_name": segment_names(names, labels.values),
     })
-    assignments.to_csv(folder / "assignments.csv", index=False)
-    before = pd.read_parquet(run_folder / ASSIGNMENTS_FILE)["segment"]
+    artifacts.SCORED_ASSIGNMENTS.write(folder, assignments)
+    before = artifacts.read_assignments(run_folder)
     migration = migration_table(before, names, labels, names)
-    migration.to_csv(folder / "migration.csv")
+    artifacts.MIGRATION.write(folder, migration)
     return ScoreResult(folder, assignments, migration)
 
 
 def _assign(model, features, folder: Path, params: Params) -> pd.Series:
     """Segment of each customer, computed by the engine where the model has a closed formula."""
-    from seglib.assign_engine import assignment
-    from seglib.cluster import assign_segments
-    from seglib.engine import session
-    from seglib.features import FEATURES_FILE
-
     with session(params.engine, folder) as con:
-        table = con.read_parquet(str(folder / FEATURES_FILE))
+        table = con.read_parquet(str(artifacts.FEATURES.path(folder)))
         expr = assignment(model, table)
         if expr is None:
             return pd.concat([assign_segments(model, features.table.iloc[i:i + _CHUNK])
@@ -106,10 +99,3 @@ def _assign(model, features, folder: Path, params: Params) -> pd.Series:
 _CHUNK = 200_000
 
 
-def migration_table(before: pd.Series, before_names: dict, after: pd.Series, after_names: dict) -> pd.DataFrame:
-    """Customers in both runs: rows = segment before, columns = segment after (by name), cells = customers."""
-    both = before.index.intersection(after.index)
-    return pd.crosstab(
-        pd.Series(segment_names(before_names, before.loc[both]), index=both, name="before"),
-        pd.Series(segment_names(after_names, after.loc[both]), index=both, name="after"),
-    )

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seglib.assign_engine import assignment
-from seglib.cluster_model import SegmentModel
+from seglib.cluster import assignment
+from seglib.cluster import SegmentModel
 
 
 @pytest.fixture(scope="module")

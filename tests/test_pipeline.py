@@ -12,7 +12,8 @@ from seglib.config import load_params
 from seglib.datasets import write_demo_data
 from seglib.features import build_features
 from seglib.ingest import run_ingest
-from seglib.pipeline import cluster_stage, profile_stage
+from seglib.cluster import cluster_stage
+from seglib.profile import profile_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -383,10 +383,10 @@ def test_default_action_rules_cover_every_planted_segment():
     actions = profile.suggest_actions(names, kpis)
     assert set(actions) == set(names) and all(len(a) >= 1 for a in actions.values())
     assert "win-back" in actions[3][0] and "onboarding" in actions[4][0]
-    rules = profile.DEFAULT_ACTION_RULES
+    rules = profile.default_action_rules()
     assert rules[-1]["when"] == {}
     rules.clear()  # a fresh copy each time: the defaults cannot be changed by accident
-    assert len(profile.DEFAULT_ACTION_RULES) > 5
+    assert len(profile.default_action_rules()) > 5
 
 
 def test_bad_action_rule_key_names_rule_index_and_key():

@@ -125,8 +125,8 @@ def test_engine_scoring_on_spark_equals_predict(tmp_path, spark_ready):
     """The fitted model rebuilt as an expression assigns the same segments on Spark as in memory."""
     import numpy as np
 
-    from seglib.assign_engine import assignment
-    from seglib.cluster_model import SegmentModel
+    from seglib.cluster import assignment
+    from seglib.cluster import SegmentModel
     from seglib.config import EngineParams
     from seglib.engine import connect
 

@@ -1,0 +1,32 @@
+"""The params: one YAML file per client dataset, validated before anything runs.
+
+An unknown key, a wrong type, a missing required key or an impossible value all give one
+:class:`~seglib.errors.ParamsError` naming the file, the key, what is allowed and what
+was found. :mod:`~seglib.config.schema` holds every rule; :mod:`~seglib.config.loading`
+reads YAML and resolves the paths written in it.
+"""
+
+from seglib.config.loading import check_arguments, dump_params, load_params, resolve_files, validate_params
+from seglib.config.schema import (
+    CANONICAL_TRANSACTION_COLUMNS,
+    CleaningParams,
+    ClusteringParams,
+    CustomerSource,
+    EngineParams,
+    FeatureParams,
+    GenerateParams,
+    InputParams,
+    OutlierParams,
+    Params,
+    ProfilingParams,
+    RfmRule,
+    SourceParams,
+    TransactionSource,
+)
+
+__all__ = [
+    "CANONICAL_TRANSACTION_COLUMNS", "CleaningParams", "ClusteringParams", "CustomerSource", "EngineParams",
+    "FeatureParams", "GenerateParams", "InputParams", "OutlierParams", "Params", "ProfilingParams", "RfmRule",
+    "SourceParams", "TransactionSource", "check_arguments", "dump_params", "load_params", "resolve_files",
+    "validate_params",
+]

@@ -1,0 +1,307 @@
+"""The params schema: every section, key, type, default and constraint, in one place.
+
+The schema is data (pydantic models with ``extra="forbid"``); every rule a parameter
+must follow lives here and nowhere else (functions called directly check their
+arguments against the same models, :func:`seglib.config.check_arguments`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+CANONICAL_TRANSACTION_COLUMNS = (
+    "customer_id",
+    "timestamp",
+    "quantity",
+    "unit_price",
+    "amount",
+    "order_id",
+    "product",
+    "description",
+    "category",
+    "channel",
+    "country",
+)
+
+
+class Strict(BaseModel):
+    """A params section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class GenerateParams(Strict):
+    """Generate the built-in synthetic demo data on first use (see :mod:`seglib.datasets`)."""
+
+    n_customers: int = Field(2000, ge=10, description="customers in the synthetic transaction log")
+    n_table_customers: int = Field(600, ge=10, description="rows in the synthetic customer table")
+    seed: int = Field(0, ge=0, description="seed of the generator")
+
+
+class SourceParams(Strict):
+    """One input file (or a glob of files of one schema) and how to read it."""
+
+    path: str = Field(description="file path or glob, relative to the params file")
+    format: Literal["auto", "csv", "parquet", "excel"] = "auto"
+    sheet: str | None = Field(None, description="Excel sheet name")
+    delimiter: str | None = Field(None, description="CSV delimiter; detected when null")
+    encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+    decimal: Literal[".", ","] = "."
+    date_format: str | None = Field(
+        None, description="strftime format of the timestamp column, e.g. '%d/%m/%Y %H:%M'"
+    )
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 1:
+            raise ValueError(f"must be a single character (got {value!r})")
+        return value
+
+
+class TransactionSource(SourceParams):
+    @field_validator("columns")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CANONICAL_TRANSACTION_COLUMNS))
+        if unknown:
+            raise ValueError(
+                f"unknown column role(s) {unknown}; allowed roles are "
+                f"{list(CANONICAL_TRANSACTION_COLUMNS)}"
+            )
+        if "customer_id" not in value or "timestamp" not in value:
+            raise ValueError("must map at least 'customer_id' and 'timestamp'")
+        if "amount" not in value and not {"quantity", "unit_price"} <= set(value):
+            raise ValueError("must map 'amount', or both 'quantity' and 'unit_price'")
+        return value
+
+
+class CustomerSource(SourceParams):
+    id_column: str | None = Field(
+        None, description="column holding the customer id; null generates a stable row id"
+    )
+    include: list[str] | None = Field(None, description="attribute columns to use; null = all")
+    exclude: list[str] = Field(default_factory=list, description="attribute columns to leave out")
+    categorical: list[str] = Field(
+        default_factory=list, description="numeric-looking columns to treat as categories (codes)"
+    )
+
+
+class InputParams(Strict):
+    transactions: TransactionSource | None = None
+    customers: CustomerSource | None = None
+    generate: GenerateParams | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "InputParams":
+        if self.transactions is None and self.customers is None:
+            raise ValueError("give 'transactions', 'customers' or both")
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.transactions is not None and self.customers is not None:
+            return "both"
+        return "transactions" if self.transactions is not None else "customers"
+
+
+class OutlierParams(Strict):
+    method: Literal["none", "flag", "cap", "drop"] = "flag"
+    column: Literal["quantity", "amount"] = "amount"
+    quantile: float = Field(0.999, gt=0.5, lt=1.0, description="line-level cut-off quantile")
+
+
+class CleaningParams(Strict):
+    cancellations: Literal["net", "drop"] = Field(
+        "net", description="net: keep cancellation lines so they offset purchases; drop: remove them"
+    )
+    cancellation_prefix: str | None = Field(
+        None, description="order ids starting with this are cancellations (e.g. 'C'); null = none are"
+    )
+    returns: Literal["net", "drop"] = "net"
+    missing_customer: Literal["drop"] = "drop"
+    duplicates: Literal["drop", "keep"] = "drop"
+    nonpositive_price: Literal["drop", "keep"] = "drop"
+    non_product_codes: list[str] = Field(default_factory=list)
+    non_product_pattern: str | None = Field(None, description="regular expression on the product code")
+    start: str | None = Field(None, description="first date kept (YYYY-MM-DD)")
+    end: str | None = Field(None, description="last date kept (YYYY-MM-DD)")
+    snapshot_date: str | None = Field(
+        None, description="date recency is measured from; default: the day after the last line that passes the rules")
+    countries: list[str] | None = None
+    channels: list[str] | None = None
+    outliers: OutlierParams = Field(default_factory=OutlierParams)
+    write_clean_log: bool = Field(
+        False, description="also write the clean log (clean_transactions.parquet) to the run folder; "
+        "off by default because at tens of millions of lines writing it costs more than the whole ingest. "
+        "With duplicates: keep, each distinct line is written once with a 'copies' column"
+    )
+
+    @field_validator("non_product_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"must be a regular expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "CleaningParams":
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        if self.outliers.method == "cap" and self.outliers.column != "amount":
+            raise ValueError("outliers.method 'cap' caps the line amount; set outliers.column: amount")
+        return self
+
+    @field_validator("start", "end", "snapshot_date")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from datetime import date
+
+        try:
+            date.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(f"must be a date written YYYY-MM-DD (got {value!r})") from None
+        return str(value)
+
+
+class RfmRule(Strict):
+    """One row of the ordered RFM rule map: a segment for an R-score range and an FM-score range."""
+
+    segment: str = Field(min_length=1)
+    r: tuple[int, int] = Field(description="inclusive range of the R score (1-5)")
+    fm: tuple[int, int] = Field(description="inclusive range of the mean of the F and M scores (1-5)")
+
+    @field_validator("r", "fm")
+    @classmethod
+    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = value
+        if not 1 <= lo <= hi <= 5:
+            raise ValueError(f"must be [low, high] with 1 <= low <= high <= 5 (got {list(value)})")
+        return value
+
+
+class FeatureParams(Strict):
+    use: list[str] | None = Field(None, description="features that feed the clustering; null = defaults")
+    log_transform: bool = Field(True, description="log1p skewed money and count features")
+    rfm_bins: int = Field(5, ge=2, le=10)
+    rfm_rules: list[RfmRule] | None = Field(
+        None, description="ordered RFM rule map (first match wins, 'Other' catches the rest); null = the classic map"
+    )
+    winsorize: float = Field(
+        0.0, ge=0.0, lt=0.5,
+        description="clip clustering features to their [w, 1-w] quantiles before transforming; 0 = off",
+    )
+    drop_correlated: float | None = Field(
+        None, gt=0.5, le=1.0,
+        description="leave out a clustering feature whose |Spearman correlation| with an earlier one exceeds this",
+    )
+
+
+class ClusteringParams(Strict):
+    k_min: int = Field(3, ge=2, le=30)
+    k_max: int = Field(7, ge=2, le=30)
+    min_share: float = Field(0.03, ge=0.0, lt=0.5)
+    families: list[Literal["kmeans", "gmm", "ward", "hdbscan", "kprototypes", "rfm"]] = Field(
+        default_factory=lambda: ["kmeans", "gmm", "ward", "hdbscan", "kprototypes", "rfm"], min_length=1
+    )
+    sample_size: int = Field(10_000, ge=100)
+    score_sample: int = Field(5_000, ge=0)
+    n_resamples: int = Field(5, ge=0, le=50)
+    covariance_types: list[Literal["full", "diag", "tied", "spherical"]] = Field(
+        default_factory=lambda: ["full", "diag"], min_length=1, description="Gaussian-mixture grid"
+    )
+    hdbscan_min_cluster_sizes: list[float] | None = Field(
+        None, description="HDBSCAN grid: shares of customers (< 1) or counts (>= 2); null = sized to the data"
+    )
+    choose: str | None = Field(None, description="force a candidate by name, e.g. 'kmeans k=5'")
+
+    @field_validator("k_max")
+    @classmethod
+    def _range(cls, value: int, info) -> int:
+        k_min = info.data.get("k_min")
+        if k_min is not None and value < k_min:
+            raise ValueError(f"must be >= k_min={k_min} (got {value})")
+        return value
+
+    @field_validator("hdbscan_min_cluster_sizes")
+    @classmethod
+    def _sizes(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and (not value or any(not (0 < m < 1 or m >= 2) for m in value)):
+            raise ValueError(f"must hold shares in (0, 1) or counts >= 2 (got {value})")
+        return value
+
+
+class ProfilingParams(Strict):
+    names: dict[str, str] = Field(default_factory=dict, description="segment name overrides")
+    actions: list[dict[str, Any]] | None = Field(None, description="action rule table; null = default")
+    rule_depth: int = Field(3, ge=1, le=6)
+
+
+class EngineParams(Strict):
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    threads: int | None = Field(None, ge=1, le=256)
+    memory_limit: str | None = Field(None, description="e.g. '8GB'")
+    spark_master: str = "local[2]"
+
+
+#: cleaning settings that need a mapped column, and the column role they need
+_NEEDS_COLUMN = {"countries": "country", "channels": "channel", "non_product_codes": "product",
+                 "non_product_pattern": "product", "cancellation_prefix": "order_id"}
+
+
+class Params(Strict):
+    client: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="client name, used in folder names")
+    title: str | None = None
+    seed: int = Field(0, ge=0)
+    input: InputParams
+    cleaning: CleaningParams = Field(default_factory=CleaningParams)
+    features: FeatureParams = Field(default_factory=FeatureParams)
+    clustering: ClusteringParams = Field(default_factory=ClusteringParams)
+    profiling: ProfilingParams = Field(default_factory=ProfilingParams)
+    engine: EngineParams = Field(default_factory=EngineParams)
+
+    @model_validator(mode="after")
+    def _settings_have_columns(self) -> "Params":
+        tx = self.input.transactions
+        mapped = set(tx.columns) if tx is not None else set()
+        for key, role in _NEEDS_COLUMN.items():
+            if getattr(self.cleaning, key) and role not in mapped:
+                raise ValueError(
+                    f"cleaning.{key} is set but no '{role}' column is mapped in input.transactions.columns; "
+                    f"map one or remove the setting"
+                )
+        if self.cleaning.outliers.column == "quantity" and "quantity" not in mapped:
+            raise ValueError("cleaning.outliers.column is 'quantity' but no quantity column is mapped")
+        if tx is not None and self.input.customers is not None and self.input.customers.id_column is None:
+            raise ValueError("with transactions and a customer table, input.customers.id_column must name the id "
+                             "that matches the transactions' customer_id")
+        return self
+
+    # Where the file came from; set by load_params, not part of the YAML.
+    source_file: str | None = Field(None, exclude=True)
+
+    @property
+    def report_title(self) -> str:
+        """The report's title: ``title``, or one made from the client name."""
+        return self.title or f"Customer segments: {self.client}"
+
+    def resolve(self, relative: str) -> Path:
+        """Resolve a path written in the params file against the file's folder."""
+        path = Path(relative).expanduser()
+        if path.is_absolute() or self.source_file is None:
+            return path
+        return (Path(self.source_file).resolve().parent / path).resolve()
+
+

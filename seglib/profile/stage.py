@@ -1,0 +1,131 @@
+"""Stage 4, profiling: read the features and the chosen segments, describe them, write the run folder.
+
+Reads ``features.parquet`` and ``assignments.parquet``; writes ``kpis.csv``,
+``tests.csv``, ``zscores.csv``, ``rule_quality.csv``, ``attribute_mix.csv``,
+``segments.json`` and ``exports/`` (see :mod:`seglib.artifacts`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from seglib import artifacts
+from seglib.config import Params
+from seglib.features import FeatureSet
+from seglib.profile.actions import suggest_actions
+from seglib.profile.effects import compare_features
+from seglib.profile.kpis import attribute_mix, lift_table, segment_kpis
+from seglib.profile.naming import name_segments, segment_name, segment_names
+from seglib.profile.rules import segment_rules
+from seglib.profile.traits import top_traits
+
+
+@dataclass
+class SegmentSummary:
+    """What profiling found, as saved in the run folder."""
+
+    names: dict[int, str]
+    kpis: pd.DataFrame
+    tests: pd.DataFrame
+    zscores: pd.DataFrame
+    traits: dict[int, list[dict]]
+    rules: dict[int, str]
+    rule_agreement: float
+    rule_quality: pd.DataFrame
+    actions: dict[int, list]
+    exports: pd.DataFrame = field(default_factory=pd.DataFrame)
+    mix: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def rules_table(self) -> pd.DataFrame:
+        rows = [{"segment": self.names[k], "rule": self.rules.get(k, "")} for k in self.names]
+        table = pd.DataFrame(rows)
+        table.attrs["agreement"] = self.rule_agreement
+        return table
+
+    def cards_table(self) -> pd.DataFrame:
+        rows = []
+        for k, name in self.names.items():
+            rows.append({
+                "segment": name,
+                "traits": "; ".join(t["sentence"] for t in self.traits.get(k, [])),
+                "actions": "; ".join(map(str, self.actions.get(k, []))),
+            })
+        return pd.DataFrame(rows)
+
+
+def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
+    """Stage 4: KPIs, tests, traits, rules, names, actions and exports for the chosen segments."""
+    artifacts.require(run_dir, artifacts.FEATURES, artifacts.ASSIGNMENTS, stage="04_profiling")
+    fs = FeatureSet.load(run_dir)
+    labels = artifacts.read_assignments(run_dir, fs.table.index)
+    table = fs.table
+    value = "monetary" if "monetary" in table else None
+    numeric = [c for c in fs.numeric if not c.startswith("rfm_")]
+    categorical = [c for c in fs.categorical if c != "rfm_segment"]
+    names = name_segments(table, labels, fs.dictionary, overrides=params.profiling.names or None)
+    kpis = segment_kpis(table, labels, value_column=value)
+    kpis.insert(0, "segment", segment_names(names, kpis.index))  # "All customers" stays as it is
+    tests = compare_features(table, labels, numeric=numeric, categorical=categorical)
+    lift = lift_table(table, labels, fs.used_numeric or numeric)
+    zscores = _zscores(lift, names)
+    traits = top_traits(table, labels, fs.dictionary, fs.used_numeric or numeric, fs.used_categorical)
+    rules, agreement, quality = segment_rules(
+        table, labels, numeric=fs.used_numeric or numeric, categorical=fs.used_categorical,
+        rule_depth=params.profiling.rule_depth, seed=params.seed)
+    actions = suggest_actions(names, kpis, params.profiling.actions)
+    summary = SegmentSummary(names, kpis.reset_index(drop=True), tests, zscores, traits, rules, agreement,
+                             quality, actions)
+    summary.exports = write_exports(run_dir, table, labels, names)
+    if categorical:
+        mix = attribute_mix(table, labels, categorical)
+        mix.insert(0, "segment_name", segment_names(names, mix["segment"]))
+        summary.mix = mix
+    _save_summary(run_dir, summary)
+    return summary
+
+
+def _zscores(lift: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """Segment (by name) × feature grid of standardised differences, from :func:`seglib.profile.kpis.lift_table`."""
+    z = lift.pivot(index="segment", columns="feature", values="z")
+    return z.rename(index=lambda k: segment_name(names, k))
+
+
+KEY_FIGURES = ("recency_days", "frequency", "monetary", "avg_order_value")
+
+
+def write_exports(run_dir: Path, table: pd.DataFrame, labels: pd.Series, names: dict) -> pd.DataFrame:
+    """One CSV of all assignments and one per segment, ready for a campaign tool."""
+    folder = artifacts.EXPORTS.path(run_dir)
+    folder.mkdir(exist_ok=True)
+    out = pd.DataFrame({"customer_id": table.index, "segment_id": labels.values,
+                        "segment_name": segment_names(names, labels.values)})
+    for col in KEY_FIGURES:
+        if col in table:
+            out[col] = table[col].values
+    out.to_csv(folder / artifacts.ALL_ASSIGNMENTS_EXPORT, index=False)
+    rows = [{"file": artifacts.ALL_ASSIGNMENTS_EXPORT, "customers": len(out)}]
+    for seg_id, part in out.groupby("segment_id", sort=True):
+        fname = artifacts.segment_export_name(seg_id, segment_name(names, seg_id))
+        part.to_csv(folder / fname, index=False)
+        rows.append({"file": fname, "customers": len(part)})
+    return pd.DataFrame(rows)
+
+
+def _save_summary(run_dir: Path, s: SegmentSummary) -> None:
+    artifacts.KPIS.write(run_dir, s.kpis)
+    artifacts.TESTS.write(run_dir, s.tests)
+    artifacts.ZSCORES.write(run_dir, s.zscores)
+    artifacts.RULE_QUALITY.write(run_dir, s.rule_quality)
+    if not s.mix.empty:
+        artifacts.ATTRIBUTE_MIX.write(run_dir, s.mix)
+    data = {
+        "names": {str(k): v for k, v in s.names.items()},
+        "traits": {str(k): v for k, v in s.traits.items()},
+        "rules": {str(k): v for k, v in s.rules.items()},
+        "rule_agreement": s.rule_agreement,
+        "actions": {str(k): v for k, v in s.actions.items()},
+    }
+    artifacts.SEGMENTS.write(run_dir, data)

@@ -1,0 +1,245 @@
+"""Stage 5, the stakeholder report: everything it needs, loaded from the run folder, as HTML blocks.
+
+Every piece of text that may come from client data goes through
+:func:`seglib.rendering.esc` or :func:`seglib.rendering.table_html` before it reaches
+HTML; the runner renders the executed notebook into the page (:mod:`seglib.rendering`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from seglib import artifacts
+from seglib.features import FeatureSet
+from seglib.ingest import QualityAccount
+from seglib.profile import migration_table
+from seglib.rendering import esc, table_html
+
+
+def quiet() -> None:
+    """Silence warnings in the stakeholder notebook (they belong in the analysts' notebooks)."""
+    warnings.filterwarnings("ignore")
+
+
+def _html(markup: str):
+    from IPython.display import HTML
+
+    return HTML(markup)
+
+
+def _trust_verdict(stability: float | None, silhouette: float | None) -> tuple[str, str]:
+    """Plain-words verdict on the chosen segmentation (thresholds stated in the text)."""
+    stab = stability if stability is not None else 0.0
+    sil = silhouette if silhouette is not None else 0.0
+    if stab >= 0.85 and sil >= 0.35:
+        return "strong", "the segments are stable under resampling and clearly separated"
+    if stab >= 0.7 and sil >= 0.2:
+        return "moderate", "the segments are fairly stable, but their borders overlap: customers near a border could belong to either side"
+    return "weak", "the structure is weak: refits on resampled data disagree or the segments overlap heavily; treat the segments as a convenient summary, not as natural groups"
+
+
+class RunReport:
+    """Everything the report needs, loaded from the run folder; methods return HTML blocks."""
+
+    def __init__(self, params, run_dir: Path):
+        run_dir = Path(run_dir)
+        artifacts.require(run_dir, artifacts.KPIS, artifacts.SEGMENTS, artifacts.CLUSTERING, stage="05_report")
+        self.params = params
+        self.run_dir = run_dir
+        self.features = FeatureSet.load(run_dir)
+        self.labels = artifacts.read_assignments(run_dir, self.features.table.index)
+        seg = artifacts.SEGMENTS.read(run_dir)
+        self.names = {int(k): v for k, v in seg["names"].items()}
+        self.traits = {int(k): v for k, v in seg["traits"].items()}
+        self.rules = {int(k): v for k, v in seg["rules"].items()}
+        self.actions = {int(k): v for k, v in seg["actions"].items()}
+        self.rule_agreement = seg["rule_agreement"]
+        self.kpis = artifacts.KPIS.read(run_dir)
+        self.tests = artifacts.TESTS.read(run_dir)
+        self.zscores = artifacts.ZSCORES.read(run_dir)
+        self.comparison = artifacts.COMPARISON.read(run_dir)
+        self.clustering = artifacts.CLUSTERING.read(run_dir)
+        self.accounts = [QualityAccount.load(a.path(run_dir)) for a in (artifacts.QUALITY, artifacts.QUALITY_CUSTOMERS)
+                         if a.exists(run_dir)]
+
+        self.previous = _previous_run(run_dir)
+
+    # -- blocks -----------------------------------------------------------------
+    def changes(self):
+        """How customers moved between segments since the client's previous run, and how sizes changed."""
+        if self.previous is None:
+            return _html("<p>This is the first complete run for this client: there is no earlier segmentation "
+                         "to compare with.</p>")
+        before_labels, before_names, before_kpis, folder = self.previous
+        table = migration_table(before_labels, before_names, self.labels, self.names)
+        both = int(table.to_numpy().sum())
+        moves = [(table.index[i], table.columns[j], int(table.iat[i, j]))
+                 for i in range(table.shape[0]) for j in range(table.shape[1])
+                 if table.index[i] != table.columns[j] and table.iat[i, j] > 0]
+        moves.sort(key=lambda m: -m[2])
+        stayed = both - sum(m[2] for m in moves)
+        new = len(self.labels.index.difference(before_labels.index))
+        gone = len(before_labels.index.difference(self.labels.index))
+        text = [f"<p>Compared with run {esc(folder.name)}: {both:,} customers are in both runs; {stayed:,} "
+                f"({stayed / max(both, 1):.0%}) stayed in a segment of the same name. {new:,} customers are new "
+                f"and {gone:,} from the earlier run are not in this one.</p>"]
+        if moves:
+            text.append("<ul>" + "".join(f"<li>{n:,} {esc(a)} became {esc(b)}</li>" for a, b, n in moves[:5]) + "</ul>")
+        sizes = pd.merge(
+            before_kpis[["segment", "customers"] + (["revenue_share"] if "revenue_share" in before_kpis else [])],
+            self._segment_rows()[["segment", "customers"] + (["revenue_share"] if "revenue_share" in self.kpis else [])],
+            on="segment", how="outer", suffixes=(" before", " now"),
+        )
+        sizes = sizes[sizes["segment"] != "All customers"]
+        for col in [c for c in sizes.columns if c.startswith("customers")]:
+            sizes[col] = sizes[col].astype("Int64")
+        for col in [c for c in sizes.columns if c.startswith("revenue_share")]:
+            sizes[col] = sizes[col].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+        grid = table.rename_axis(index="segment before (rows) / now (columns)", columns=None).reset_index()
+        return _html("".join(text) + "<p>Customers in both runs, by segment before (rows) and now (columns):</p>"
+                     + table_html(grid, max_rows=20) + "<p>Segment sizes and shares of revenue, before and now:</p>"
+                     + table_html(sizes.rename(columns=lambda c: c.replace("_", " "))))
+    def title_block(self):
+        title = self.params.report_title
+        acc = self.accounts[0] if self.accounts else None
+        period = ""
+        if acc and acc.kept_date_range and acc.kept_date_range[0]:
+            period = f" · orders {acc.kept_date_range[0][:10]} to {acc.kept_date_range[1][:10]}"
+        return _html(
+            f"<h1>{esc(title)}</h1><p class='note'>{len(self.labels):,} customers{esc(period)} · "
+            f"run {esc(self.run_dir.name.removeprefix('.tmp-'))}</p>"
+        )
+
+    def _segment_rows(self) -> pd.DataFrame:
+        return self.kpis[self.kpis["segment"] != "All customers"].reset_index(drop=True)
+
+    def executive_summary(self):
+        rows = self._segment_rows()
+        n_seg = int(sum(1 for k in self.names if k >= 0))
+        parts = [f"<p><b>{len(self.labels):,} customers</b> fall into <b>{n_seg} segments</b>.</p><ul>"]
+        if "revenue_share" in rows:
+            top = rows.sort_values("revenue_share", ascending=False).head(2)
+            value = " and ".join(
+                f"<b>{esc(r.segment)}</b> ({r.share:.0%} of customers, {r.revenue_share:.0%} of revenue)"
+                for r in top.itertuples())
+            parts.append(f"<li>Most of the value sits in {value}.</li>")
+        if "churn_risk_share" in rows:
+            risk = rows.sort_values("churn_risk_share", ascending=False).iloc[0]
+            parts.append(
+                f"<li>Most at risk: <b>{esc(risk.segment)}</b>, where {risk.churn_risk_share:.0%} of customers have "
+                f"gone more than twice their usual gap without ordering.</li>")
+        largest = rows.sort_values("customers", ascending=False).iloc[0]
+        parts.append(f"<li>The largest segment is <b>{esc(largest.segment)}</b> ({largest.share:.0%}).</li>")
+        first_actions = []
+        for k, name in self.names.items():
+            acts = self.actions.get(k) or []
+            if acts:
+                first_actions.append(f"<li><b>{esc(name)}</b>: {esc(acts[0])}</li>")
+        verdict, words = _trust_verdict(self.clustering["chosen_scores"].get("stability"),
+                                        self.clustering["chosen_scores"].get("silhouette"))
+        parts.append(f"<li>How far to trust it: <span class='verdict-{verdict}'><b>{verdict}</b></span>, {esc(words)}.</li></ul>")
+        parts.append("<p><b>What to do first</b></p><ul>" + "".join(first_actions) + "</ul>")
+        return _html("<div class='summary'>" + "".join(parts) + "</div>")
+
+    def segment_cards(self):
+        rows = self._segment_rows().set_index("segment")
+        colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        cards = []
+        for i, (k, name) in enumerate(self.names.items()):
+            r = rows.loc[name] if name in rows.index else None
+            kp = []
+            if r is not None:
+                kp.append(f"<span><b>{int(r['customers']):,}</b> customers ({r['share']:.1%})</span>")
+                for col, label, fmt in (("revenue_share", "of revenue", "{:.1%}"), ("clv_historic", "revenue per customer", "{:,.0f}"),
+                                        ("orders_per_customer", "orders per customer", "{:.1f}"),
+                                        ("recency_days", "median days since last order", "{:.0f}"),
+                                        ("churn_risk_share", "at churn risk", "{:.0%}")):
+                    if col in r and pd.notna(r[col]):
+                        kp.append(f"<span><b>{fmt.format(r[col])}</b> {label}</span>")
+            traits = "".join(f"<li>{esc(t['sentence'])}</li>" for t in self.traits.get(k, []))
+            acts = "".join(f"<li>{esc(a)}</li>" for a in self.actions.get(k, []))
+            rule = self.rules.get(k, "")
+            cards.append(
+                f"<div class='card' style='--c:{colors[i % len(colors)]}'><h3>{esc(name)}</h3>"
+                f"<div class='kpis'>{''.join(kp)}</div><p><b>What sets it apart</b></p><ul>{traits}</ul>"
+                f"<p><b>Who is in it</b> (rule)</p><div class='rule'>{esc(rule)}</div>"
+                f"<p><b>Suggested actions</b></p><ul>{acts}</ul></div>")
+        return _html("<div class='cards'>" + "".join(cards) + "</div>")
+
+    def trust(self):
+        s = self.clustering["chosen_scores"]
+        verdict, words = _trust_verdict(s.get("stability"), s.get("silhouette"))
+        stab = s.get("stability")
+        sil = s.get("silhouette")
+        text = (
+            f"<p>Verdict: <span class='verdict-{verdict}'><b>{verdict}</b></span>: {esc(words)}.</p><ul>"
+            f"<li>Stability: refitting on resampled customers reproduces the same segments with an adjusted Rand "
+            f"index of <b>{'n/a' if stab is None else f'{stab:.2f}'}</b> (1 = identical, 0 = chance).</li>"
+            f"<li>Separation: silhouette <b>{'n/a' if sil is None else f'{sil:.2f}'}</b> (above 0.5 clear, 0.25–0.5 "
+            f"moderate, below 0.25 weak).</li>"
+            f"<li>The rules on each card agree with the segments for <b>{self.rule_agreement:.0%}</b> of customers.</li>"
+            f"<li>Thresholds used for the verdict: strong = stability ≥ 0.85 and silhouette ≥ 0.35; moderate = "
+            f"stability ≥ 0.70 and silhouette ≥ 0.20; otherwise weak.</li></ul>"
+        )
+        return _html(text)
+
+    def method(self):
+        c = self.clustering
+        view = self.comparison.copy()
+        cols = [x for x in ("rank", "candidate", "k", "silhouette", "calinski_harabasz", "davies_bouldin", "bic",
+                            "stability", "min_share", "feasible", "fitted_on", "error") if x in view]
+        view = view[cols].sort_values(["rank", "candidate"], na_position="last")
+        view["rank"] = view["rank"].astype("Int64")
+        view = view.round({"silhouette": 2, "davies_bouldin": 2, "stability": 2, "min_share": 3,
+                           "calinski_harabasz": 0, "bic": 0})
+        used = ", ".join(self.features.used)
+        value = (
+            "<p>Value: <b>historic revenue per customer</b> over the analysis window (net of returns and "
+            "cancellations, in the currency of the data); no forecast of future value is made. Churn risk: a "
+            "customer is at risk when the days since their last order exceed twice their own mean gap between "
+            "orders (for one-order customers, twice the median gap of all customers).</p>"
+            if "monetary" in self.features.table else ""
+        )
+        text = (
+            f"<p>Chosen model: <b>{esc(c['chosen'])}</b>. {esc(c['reason'])}</p>{value}"
+            f"<p>Families compared: {esc(', '.join(c['families']))}. Features used: {esc(used)} "
+            f"(money and count features log-transformed, all standardised). Fitted on: {esc(c.get('fitted_on', ''))}; "
+            f"scores on: {esc(c.get('scores_on', ''))}.</p>"
+        )
+        dictionary = self.features.dictionary[self.features.dictionary["used_for_clustering"].astype(str) == "True"]
+        return _html(text + table_html(view, max_rows=15, floatfmt="{:,.6g}") + "<h3>Features used</h3>"
+                     + table_html(dictionary[["name", "meaning", "unit", "transform"]]))
+
+    def data_quality(self):
+        blocks = []
+        for acc in self.accounts:
+            blocks.append(f"<h3>{esc(Path(acc.source).name)}</h3><p>{esc(acc.narrative())}</p>")
+            blocks.append(table_html(acc.summary_table()))
+            if acc.issues:
+                blocks.append("<p>Problems found in the raw file (each counted over all rows; they overlap):</p>")
+                blocks.append(table_html(acc.issues_table()))
+        for note in self.features.notes:
+            blocks.append(f"<p class='note'>{esc(note)}</p>")
+        return _html("".join(blocks))
+
+
+def _previous_run(run_dir: Path):
+    """(labels, names, kpis, folder) of the run named in previous_run.txt, or None."""
+    if not artifacts.PREVIOUS_RUN.exists(run_dir):
+        return None
+    folder = Path(artifacts.PREVIOUS_RUN.read(run_dir).strip())
+    try:
+        labels = artifacts.read_assignments(folder)
+        names = artifacts.read_segment_names(folder)
+        kpis = artifacts.KPIS.read(folder)
+    except (OSError, ValueError, KeyError):
+        return None
+    return labels, names, kpis, folder
+
+
+def load_run(params, run_dir) -> RunReport:
+    """Load what the report needs from the run folder (fails clearly if a stage is missing)."""
+    return RunReport(params, run_dir)

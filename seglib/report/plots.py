@@ -1,0 +1,150 @@
+"""Figures for the notebooks and the report. Each function returns a Figure; no side effects.
+
+Figures are built with :class:`matplotlib.figure.Figure` (not pyplot), so a notebook
+shows each exactly once, and at a modest dpi so the stakeholder report stays small.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from seglib.features import correlations, log_view
+from seglib.profile import segment_names
+
+DPI = 80
+MAP_SAMPLE = 3000
+PALETTE = "tab10"
+
+
+class SegFigure(Figure):
+    """A Figure that shows itself as PNG in any notebook, with or without pyplot's inline backend."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=self.dpi)
+        return buffer.getvalue()
+
+
+def _figure(width: float, height: float) -> Figure:
+    return SegFigure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _segment_names(labels: pd.Series, names: dict) -> pd.Series:
+
+    return pd.Series(segment_names(names, labels), index=labels.index)
+
+
+def feature_distributions(features) -> Figure:
+    """Histograms of the clustering features as the clustering sees them (log1p where set)."""
+
+    view = log_view(features)
+    cols = list(view.columns)[:12]
+    ncol = min(4, max(len(cols), 1))
+    nrow = int(np.ceil(len(cols) / ncol)) or 1
+    fig = _figure(3.2 * ncol, 2.4 * nrow)
+    axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
+    for ax, col in zip(axes, cols):
+        sns.histplot(view[col].dropna(), ax=ax, bins=40, color="#4c72b0")
+        ax.set_title(f"{col}{' (log1p)' if col in features.log_columns else ''}", fontsize=9)
+        ax.set_xlabel("")
+    for ax in axes[len(cols):]:
+        ax.set_visible(False)
+    return fig
+
+
+def correlation_heatmap(features) -> Figure:
+
+    corr = correlations(features)
+    fig = _figure(1.0 + 0.6 * len(corr), 0.8 + 0.5 * len(corr))
+    ax = fig.subplots()
+    sns.heatmap(corr, annot=True, fmt=".2f", cmap="vlag", vmin=-1, vmax=1, ax=ax, cbar=False)
+    return fig
+
+
+def scores_by_k(table: pd.DataFrame) -> Figure:
+    """Silhouette, stability, Davies–Bouldin and Calinski–Harabasz against k, one line per family."""
+    data = table[table["error"].fillna("") == ""].copy()
+    data = data[data["family"] != "rfm"]
+    metrics = [m for m in ("silhouette", "stability", "davies_bouldin", "calinski_harabasz") if m in data]
+    fig = _figure(10, 6)
+    axes = fig.subplots(2, 2).ravel()
+    for ax, metric in zip(axes, metrics):
+        best = data.groupby(["family", "k"], as_index=False)[metric].agg("max" if metric != "davies_bouldin" else "min")
+        sns.lineplot(data=best, x="k", y=metric, hue="family", marker="o", ax=ax, palette=PALETTE)
+        better = "lower is better" if metric == "davies_bouldin" else "higher is better"
+        ax.set_title(f"{metric.replace('_', ' ')} ({better})", fontsize=10)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def lift_heatmap(zscores: pd.DataFrame) -> Figure:
+    """Segment × feature: standardised difference from the base mean."""
+    fig = _figure(1.8 + 0.75 * zscores.shape[1], 1.2 + 0.5 * zscores.shape[0])
+    ax = fig.subplots()
+    sns.heatmap(zscores.astype(float), annot=True, fmt=".1f", cmap="RdBu_r", center=0, vmin=-2, vmax=2, ax=ax,
+                cbar_kws={"label": "std. deviations from the base mean"})
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", rotation=40)
+    return fig
+
+
+def size_and_value(kpis: pd.DataFrame) -> Figure:
+    """Share of customers beside share of revenue (or of the main value measure) per segment."""
+    body = kpis[kpis["segment"] != "All customers"]
+    columns = {"share": "share of customers"}
+    if "revenue_share" in body:
+        columns["revenue_share"] = "share of revenue"
+    long = body.melt(id_vars="segment", value_vars=list(columns), var_name="measure", value_name="value")
+    long["measure"] = long["measure"].map(columns)
+    fig = _figure(9, 1.0 + 0.45 * len(body))
+    ax = fig.subplots()
+    sns.barplot(data=long, y="segment", x="value", hue="measure", ax=ax, palette=["#8da0cb", "#fc8d62"])
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    return fig
+
+
+def customer_map(features, labels: pd.Series, names: dict, *, seed: int = 0) -> Figure:
+    """Customers on the first two principal components of the clustering features."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+
+    view = log_view(features)
+    view = view.fillna(view.median())
+    if len(view) > MAP_SAMPLE:
+        view = view.sample(MAP_SAMPLE, random_state=seed)
+    xy = PCA(n_components=2, random_state=seed).fit_transform(StandardScaler().fit_transform(view))
+    seg = _segment_names(labels.loc[view.index], names)
+    fig = _figure(8, 5.5)
+    ax = fig.subplots()
+    sns.scatterplot(x=xy[:, 0], y=xy[:, 1], hue=seg.values, s=10, alpha=0.7, ax=ax, palette=PALETTE, linewidth=0)
+    ax.set_xlabel("component 1")
+    ax.set_ylabel("component 2")
+    shown = f"sample of {MAP_SAMPLE:,} customers (seed {seed})" if len(features.table) > MAP_SAMPLE else "all customers"
+    ax.set_title(shown, fontsize=9)
+    ax.legend(fontsize=8, markerscale=2)
+    return fig
+
+
+def rfm_distributions(features, labels: pd.Series, names: dict) -> Figure:
+    """Box plots per segment of recency, frequency and monetary value (or the main numeric attributes)."""
+    table = features.table
+    cols = [c for c in ("recency_days", "frequency", "monetary") if c in table] or features.used_numeric[:3]
+    seg = _segment_names(labels, names)
+    fig = _figure(4 * len(cols), 0.9 + 0.45 * seg.nunique())
+    axes = np.atleast_1d(fig.subplots(1, len(cols)))
+    for ax, col in zip(axes, cols):
+        sns.boxplot(x=table[col], y=seg, ax=ax, showfliers=False, color="#a6cee3")
+        if col in ("frequency", "monetary") and (table[col] > 0).all():
+            ax.set_xscale("log")
+        ax.set_title(col, fontsize=10)
+        ax.set_ylabel("")
+        ax.set_xlabel("")
+    return fig

@@ -1,0 +1,35 @@
+"""Where things are: the project root, notebook parameter paths, and what every notebook does first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seglib.config import Params, load_params
+
+
+def project_root() -> Path:
+    """The checkout holding ``notebooks/`` and ``params/`` (the package's parent folder)."""
+    here = Path(__file__).resolve().parents[2]
+    if (here / "notebooks").is_dir():
+        return here
+    return Path.cwd()
+
+
+def resolve(path: str | Path) -> Path:
+    """A notebook parameter path: absolute as given, else relative to the project root.
+
+    Notebooks run from ``notebooks/`` in JupyterLab and from anywhere under papermill;
+    resolving against the project root makes the same default work in both.
+    """
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    return project_root() / path
+
+
+def open_stage(params_file: str, run_dir: str) -> tuple[Params, Path]:
+    """What every notebook does first: load the params and find (or make) the run folder."""
+    params = load_params(resolve(params_file))
+    folder = resolve(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return params, folder
