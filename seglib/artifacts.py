@@ -38,7 +38,8 @@ class Artifact:
         What it holds, in a few words (the table in ``reports/README.md`` says the same).
     index : bool or None
         Tables only: whether the frame's index is written (None: pandas' default, which
-        writes a named index and leaves a plain range index out).
+        for Parquet stores a named index and leaves a plain range index out, and for CSV
+        writes the index).
     read_options : mapping
         Extra keyword arguments of ``pandas.read_csv`` / ``read_parquet`` for this file.
     """
@@ -124,6 +125,8 @@ AGGREGATES = Artifact("customer_aggregates.parquet", "01_ingest", "the clean log
 CLEAN_LOG = Artifact("clean_transactions.parquet", "01_ingest",
                      "the clean log itself (only with cleaning.write_clean_log)")
 CUSTOMERS = Artifact("customers.parquet", "01_ingest", "the typed customer table, indexed by customer id")
+CUSTOMER_COLUMNS = Artifact("customer_columns.json", "01_ingest",
+                            "what each customer-table column is: its kind, detected or set, and why it is left out")
 
 # -- 02_features ---------------------------------------------------------------------------------
 FEATURES = Artifact("features.parquet", "02_features", "one row per customer: every feature")
@@ -147,7 +150,9 @@ ZSCORES = Artifact("zscores.csv", "04_profiling", "segment x feature standardise
 RULE_QUALITY = Artifact("rule_quality.csv", "04_profiling", "how well each segment's rule covers it")
 ATTRIBUTE_MIX = Artifact("attribute_mix.csv", "04_profiling", "share of each category value per segment",
                          index=False)
-SEGMENTS = Artifact("segments.json", "04_profiling", "names, traits, rules, rule agreement and actions")
+OUTCOMES = Artifact("outcomes.csv", "04_profiling", "each outcome's rate or mean per segment, interval and lift",
+                    index=False, read_options=_TEXT_KEEPS_NA)
+SEGMENTS = Artifact("segments.json", "04_profiling", "names, traits, rules, rule agreement, actions, warnings")
 EXPORTS = Artifact("exports", "04_profiling", "one CSV of all assignments and one per segment")
 
 # -- seglib score --------------------------------------------------------------------------------
@@ -157,12 +162,41 @@ SCORED_ASSIGNMENTS = Artifact("assignments.csv", "score", "the new export's cust
 MIGRATION = Artifact("migration.csv", "score", "customers in both: segment before (rows) and now (columns)")
 
 #: Every artifact, in the order the pipeline writes them.
-ALL = (PARAMS, MANIFEST, PREVIOUS_RUN, QUALITY, QUALITY_CUSTOMERS, AGGREGATES, CLEAN_LOG, CUSTOMERS, FEATURES,
+ALL = (PARAMS, MANIFEST, PREVIOUS_RUN, QUALITY, QUALITY_CUSTOMERS, AGGREGATES, CLEAN_LOG, CUSTOMERS,
+       CUSTOMER_COLUMNS, FEATURES,
        DICTIONARY, FEATURES_META, COMPARISON, ASSIGNMENTS, MODEL, CLUSTERING, KPIS, TESTS, ZSCORES, RULE_QUALITY,
-       ATTRIBUTE_MIX, SEGMENTS, EXPORTS, REPORT, NOTEBOOKS_HTML, FAILED, STAGING, SCORED)
+       ATTRIBUTE_MIX, OUTCOMES, SEGMENTS, EXPORTS, REPORT, NOTEBOOKS_HTML, FAILED, STAGING, SCORED)
+
+#: What seglib score writes in each scored/<export>/ folder.
+SCORED_FILES = (SCORED_ASSIGNMENTS, MIGRATION)
 
 #: The client folder's pointer to its newest complete run (beside the run folders, not in one).
 LATEST_MARKER = "LATEST"
+_TEMPORARY, _FAILED = ".tmp-", "-failed"
+
+
+def temporary_run(run_id: str) -> str:
+    """The folder name of a run still being written (or killed): never looks complete."""
+    return f"{_TEMPORARY}{run_id}"
+
+
+def failed_run(run_id: str) -> str:
+    """The folder name a failed run is moved to."""
+    return f"{run_id}{_FAILED}"
+
+
+def run_id_of(folder: str | Path) -> str:
+    """The run id a run folder stands for, while it runs or after.
+
+    >>> run_id_of("reports/acme/.tmp-20240101-120000")
+    '20240101-120000'
+    """
+    return Path(folder).name.removeprefix(_TEMPORARY)
+
+
+def executed_notebook(run_dir: str | Path, stage: str) -> Path:
+    """The executed notebook of one stage in the run folder (``01_ingest.ipynb``, ...)."""
+    return Path(run_dir) / f"{stage}.ipynb"
 
 
 def require(run_dir: str | Path, *artifacts: Artifact, stage: str) -> None:

@@ -21,6 +21,10 @@ from seglib.errors import ParamsError
 from seglib.rendering import PAGE_CSS, esc
 
 
+#: The page in the reports folder that links every client's report.
+INDEX_FILE = "index.html"
+
+
 @dataclass
 class BatchRow:
     client: str
@@ -106,6 +110,6 @@ def write_index(rows: list[BatchRow], reports: Path) -> Path:
         "<table><tr><th>client</th><th>status</th><th>seconds</th><th>segments</th><th>report</th><th>error</th></tr>"
         + "".join(lines) + "</table></main></body></html>\n"
     )
-    out = reports / "index.html"
+    out = reports / INDEX_FILE
     out.write_text(html, encoding="utf-8")
     return out

@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 from seglib import artifacts
-from seglib.batch import run_batch, summary_table
+from seglib.batch import INDEX_FILE, run_batch, summary_table
 from seglib.errors import SeglibError
-from seglib.runs import project_root, run_pipeline
+from seglib.notebook import project_root
+from seglib.runs import run_pipeline
 
 
 def _run(args) -> int:
@@ -34,7 +35,7 @@ def _batch(args) -> int:
     reports = Path(args.reports) if args.reports else project_root() / "reports"
     rows = run_batch(args.params, reports, jobs=args.jobs)
     print(summary_table(rows).to_string(index=False))
-    print(f"Index: {reports.resolve() / 'index.html'}")
+    print(f"Index: {reports.resolve() / INDEX_FILE}")
     return 1 if any(r.status != "complete" for r in rows) else 0
 
 

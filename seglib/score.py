@@ -54,6 +54,7 @@ def score_export(run_folder: Path, data: Path, out: Path | None = None) -> Path:
 def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
     run_folder = Path(run_folder).resolve()
     params = run_params(run_folder)
+    model = load_model(artifacts.MODEL.path(run_folder))  # first: an unusable model fails before any work
     data = Path(data).resolve()
     updated = params.model_dump()
     updated["input"]["generate"] = None
@@ -68,7 +69,6 @@ def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
     run_ingest(new_params, folder, check_segments=False)
     features = build_features(new_params, folder)
     features.save(folder)
-    model = load_model(artifacts.MODEL.path(run_folder))
     labels = _assign(model, features, folder, new_params)
     names = artifacts.read_segment_names(run_folder)
     assignments = pd.DataFrame({

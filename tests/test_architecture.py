@@ -110,7 +110,8 @@ def test_run_folder_files_are_named_only_in_artifacts():
     """The run folder's file names are written once, in seglib.artifacts; other modules use its Artifacts."""
     from seglib import artifacts
 
-    names = {a.name for a in artifacts.ALL} | {artifacts.ALL_ASSIGNMENTS_EXPORT, artifacts.LATEST_MARKER}
+    names = {a.name for a in (*artifacts.ALL, *artifacts.SCORED_FILES)} | {artifacts.ALL_ASSIGNMENTS_EXPORT,
+                                                                         artifacts.LATEST_MARKER}
     found = []
     for path in MODULES:
         if path.name == "artifacts.py":

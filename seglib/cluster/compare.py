@@ -1,4 +1,4 @@
-"""The clustering comparison: fit several families over a range of k, score, choose, save.
+"""The clustering comparison: fit several families over a range of k, score, choose.
 
 :func:`compare_models` fits every family (k-means, Gaussian mixtures, Ward, HDBSCAN,
 k-prototypes, and the rule-based RFM baseline) over ``k_min - 1 .. k_max + 1`` on the
@@ -138,9 +138,9 @@ def compare_models(
         raise InputDataError(f"features must be a pandas DataFrame (got {type(features).__name__})")
     if params is not None and settings:
         raise ParamsError(f"compare_models: give 'params' or its settings {sorted(settings)}, not both")
-    if params is None:
+    if params is None:  # called directly: the arguments meet the same schema as a params file
         params = check_arguments(ClusteringParams, settings, "compare_models")
-    winsorize = check_arguments(FeatureParams, {"winsorize": winsorize}, "compare_models").winsorize
+        winsorize = check_arguments(FeatureParams, {"winsorize": winsorize}, "compare_models").winsorize
     if rfm_labels is not None and not isinstance(rfm_labels, pd.Series):
         raise ParamsError(
             f"'rfm_labels' must be a pandas Series indexed by customer (got {type(rfm_labels).__name__})")

@@ -1,6 +1,6 @@
 """Nearest-segment assignment as an Ibis expression, so scoring runs in the engine.
 
-A fitted :class:`~seglib.cluster_model.SegmentModel` is a preprocessing step (clip,
+A fitted :class:`~seglib.cluster.model.SegmentModel` is a preprocessing step (clip,
 log1p, impute, standardise, one-hot) and a rule that picks a segment from the
 preprocessed values. Both are arithmetic with learned constants, so they are rebuilt
 here as Ibis expressions over a per-customer table the engine holds:

@@ -15,7 +15,8 @@ it was fitted on, so a saved model reproduces them exactly:
 * ``hdbscan``: HDBSCAN on a sample; segments = label of the nearest fitted customer
   (noise stays ``-1``).
 * ``kprototypes``: KPrototypes on a smaller sample (it is slow); segments = nearest
-  prototype under the k-prototypes cost (squared distance + gamma x mismatches).
+  prototype under the k-prototypes cost (squared distance + gamma x mismatches). With
+  categorical columns only it is k-modes (KModes: the mismatches alone).
 
 Which rows a family is fitted on depends only on the number of customers, the sample
 size and the seed (:func:`fit_rows`), so the comparison and :class:`SegmentModel.fit`
@@ -244,7 +245,7 @@ def estimator_params(spec: Spec) -> str:
     if spec.family == "hdbscan":
         return f"min_cluster_size={spec.option}, min_samples={min(spec.option, HDBSCAN_MIN_SAMPLES)}"
     if spec.family == "kprototypes":
-        return f"n_clusters={spec.k}, init=Cao, n_init=1, max_iter=20"
+        return f"n_clusters={spec.k}, init=Cao, n_init=1, max_iter=20 (k-modes without numeric columns)"
     return "precomputed rule-based segments"
 
 
@@ -288,8 +289,11 @@ def _fit_kprototypes(Xnum, C, k: int, seed: int) -> PrototypeExtender:
 
     if C is None or C.shape[1] == 0:
         raise ValueError("k-prototypes needs categorical columns (got none)")
-    if Xnum.shape[1] == 0:
-        raise ValueError("k-prototypes needs numeric columns (got none)")
+    if Xnum.shape[1] == 0:  # categories only: k-prototypes without its numeric part is k-modes
+        from kmodes.kmodes import KModes
+
+        modes = KModes(n_clusters=k, init="Cao", n_init=1, max_iter=20, random_state=seed, n_jobs=1).fit(C)
+        return PrototypeExtender(np.zeros((k, 0)), np.asarray(modes.cluster_centroids_, dtype=np.int64), 1.0)
     gamma = kprototypes_gamma(Xnum)
     p = Xnum.shape[1]
     data = np.column_stack([Xnum, C.astype(float)])

@@ -81,6 +81,10 @@ class TransactionSource(SourceParams):
         return value
 
 
+#: What a customer-table column is; it decides whether and how the column is clustered and profiled.
+ColumnKind = Literal["id", "numeric", "proportion", "ordinal", "categorical", "flag", "date", "outcome"]
+
+
 class CustomerSource(SourceParams):
     id_column: str | None = Field(
         None, description="column holding the customer id; null generates a stable row id"
@@ -88,8 +92,34 @@ class CustomerSource(SourceParams):
     include: list[str] | None = Field(None, description="attribute columns to use; null = all")
     exclude: list[str] = Field(default_factory=list, description="attribute columns to leave out")
     categorical: list[str] = Field(
-        default_factory=list, description="numeric-looking columns to treat as categories (codes)"
+        default_factory=list, description="numeric-looking columns to treat as categories (codes); "
+        "the same as giving them kind 'categorical'"
     )
+    kinds: dict[str, ColumnKind] = Field(
+        default_factory=dict, description="what a column is, where detection should not decide: "
+        "id, numeric, proportion, ordinal, categorical, flag, date or outcome"
+    )
+    missing_values: list[str | float] | dict[str, list[str | float]] = Field(
+        default_factory=list, description="values that mean missing (sentinels such as 'unknown' or 999): "
+        "a list for the whole table, or a list per column"
+    )
+    impute: Literal["median", "drop", "indicator"] = Field(
+        "median", description="missing numbers in clustering columns: median (filled), drop (the customer "
+        "is left out), indicator (filled, plus a <column>_missing flag)"
+    )
+    value_column: str | list[str] | None = Field(
+        None, description="the column (or columns, summed) that measures a customer's value; sizes the "
+        "'share of value' KPIs as revenue does for transactions"
+    )
+
+    @model_validator(mode="after")
+    def _kinds_agree(self) -> "CustomerSource":
+        clash = [c for c in self.categorical if self.kinds.get(c, "categorical") != "categorical"]
+        if clash:
+            raise ValueError(f"columns {clash} are listed in 'categorical' but given another kind in 'kinds'")
+        if self.id_column and self.id_column in self.kinds and self.kinds[self.id_column] != "id":
+            raise ValueError(f"'{self.id_column}' is the id_column, so its kind can only be 'id'")
+        return self
 
 
 class InputParams(Strict):
@@ -264,7 +294,7 @@ _NEEDS_COLUMN = {"countries": "country", "channels": "channel", "non_product_cod
 class Params(Strict):
     client: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="client name, used in folder names")
     title: str | None = None
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, lt=2**32, description="seeds every random step (numpy takes 0 to 2**32 - 1)")
     input: InputParams
     cleaning: CleaningParams = Field(default_factory=CleaningParams)
     features: FeatureParams = Field(default_factory=FeatureParams)

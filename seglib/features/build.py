@@ -21,6 +21,7 @@ from seglib.errors import InputDataError, ParamsError
 from seglib.features.dictionary import DEFAULT_TRANSACTION_USE, TRANSACTION_FEATURES, dictionary_rows
 from seglib.features.rfm import DEFAULT_RFM_RULES, rfm_scores, rules_table
 from seglib.features.transforms import clip_log1p, drop_near_duplicates, is_skewed
+from seglib.ingest.columns import OUTCOME_NAME
 from seglib.ingest.quality import QualityAccount
 
 MAX_CATEGORY_LEVELS = 30
@@ -39,6 +40,10 @@ class FeatureSet:
     notes: list[str] = field(default_factory=list)
     snapshot_date: str | None = None
     rfm_rules: list | None = None
+    outcomes: list[str] = field(default_factory=list)  # profiled per segment, never clustered
+    kinds: dict[str, str] = field(default_factory=dict)  # customer-table columns: their kind
+    value_column: str | None = None  # what "value" means: monetary, or the customer table's value column
+    warnings: list[str] = field(default_factory=list)  # for the report's "how far to trust it"
 
     def save(self, run_dir: Path) -> None:
         artifacts.FEATURES.write(run_dir, self.table)
@@ -93,8 +98,13 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
         notes += tx_notes
         tx_cols = list(tx.columns)
     attr_cols: list[str] = []
+    meta: dict[str, dict] = {}
+    value_column = "monetary" if tx_cols else None
     if params.input.customers is not None:
         attrs = artifacts.CUSTOMERS.read(run_dir)
+        meta = artifacts.CUSTOMER_COLUMNS.read(run_dir) if artifacts.CUSTOMER_COLUMNS.exists(run_dir) else {}
+        attrs, value_column, value_note = _value_column(attrs, params.input.customers.value_column, value_column)
+        notes += value_note
         attr_cols = list(attrs.columns)
         if parts:
             clash = sorted(set(attr_cols) & set(tx_cols))
@@ -129,13 +139,37 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
             f"left out of the clustering by default, too many distinct values to be a category "
             f"(more than {MAX_CATEGORY_LEVELS}): {', '.join(wide)}; list them in features.use to force them in"
         )
-    default_use = [c for c in DEFAULT_TRANSACTION_USE if c in tx_cols] + [c for c in attr_cols if c not in wide]
+    kinds = {c: m["kind"] for c, m in meta.items() if c in table.columns}
+    outcomes = [c for c in attr_cols if kinds.get(c) == "outcome"]
+    excluded = {c: m["excluded"] for c, m in meta.items() if m.get("excluded") and c in table.columns}
+    notes += [f"'{c}' left out of the clustering: {why}" for c, why in excluded.items()]
+    if outcomes:
+        notes.append(f"outcomes, profiled per segment and never clustered: {', '.join(outcomes)}")
+    default_use = [c for c in DEFAULT_TRANSACTION_USE if c in tx_cols] + [
+        c for c in attr_cols if c not in wide and c not in outcomes and c not in excluded and c != "value"]
     used = fp.use if fp.use is not None else default_use
     unknown = [c for c in used if c not in table.columns]
     if unknown:
         raise ParamsError(
             f"{params.source_file}: features.use names {unknown}, which are not features "
             f"(available: {', '.join(table.columns)})"
+        )
+    clustered_outcomes = [c for c in used if c in outcomes]
+    if clustered_outcomes:
+        raise ParamsError(
+            f"{params.source_file}: features.use names {clustered_outcomes}, which are outcomes: segments are judged "
+            f"by outcomes, never built on them. Remove them from features.use, or give them another kind in "
+            f"input.customers.kinds"
+        )
+    warnings = [
+        f"'{c}' reads like an outcome (churn, response, target, ...) but is used for clustering, so the segments "
+        f"may simply restate it; if it is a result, set input.customers.kinds: {{{c!r}: outcome}}"
+        for c in used if c in attr_cols and OUTCOME_NAME.search(str(c))
+    ]
+    if not used:
+        raise InputDataError(
+            f"{params.source_file}: no column is left to cluster on (outcomes: {outcomes or 'none'}; left out: "
+            f"{', '.join(excluded) or 'none'}); list the columns to use in features.use"
         )
     if fp.drop_correlated is not None:
         used, dropped = drop_near_duplicates(table, used, numeric, fp.drop_correlated)
@@ -148,14 +182,35 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
             if c in TRANSACTION_FEATURES:  # skewed by nature; negatives are clipped to 0 before log1p
                 if TRANSACTION_FEATURES[c][2]:
                     log_columns.append(c)
-            elif table[c].min(skipna=True) >= 0 and is_skewed(table[c]):
-                log_columns.append(c)
-    dictionary = dictionary_rows(table, categorical, log_columns, used)
-    return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot, rfm_rules_used)
+            elif kinds.get(c, "numeric") == "numeric" and table[c].min(skipna=True) >= 0 and is_skewed(table[c]):
+                log_columns.append(c)  # amounts and counts only: never flags, codes or proportions
+    dictionary = dictionary_rows(table, categorical, log_columns, used, kinds, meta)
+    return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot, rfm_rules_used,
+                      outcomes, kinds, value_column, warnings)
+
+
+def _value_column(attrs: pd.DataFrame, wanted, current: str | None) -> tuple[pd.DataFrame, str | None, list[str]]:
+    """The customer table's value column (several are summed into ``value``); transactions' monetary wins."""
+    if not wanted:
+        return attrs, current, []
+    names = [wanted] if isinstance(wanted, str) else list(wanted)
+    text = [n for n in names if n not in attrs.columns or not pd.api.types.is_numeric_dtype(attrs[n])]
+    if text:
+        raise InputDataError(f"input.customers.value_column names {text}, which are not numeric columns of the "
+                             f"customer table; name amount columns")
+    if current is not None:
+        return attrs, current, [f"value is the transactions' monetary value; input.customers.value_column "
+                                f"{names} is profiled as an attribute"]
+    if len(names) == 1:
+        return attrs, names[0], [f"value of a customer: '{names[0]}'"]
+    attrs = attrs.assign(value=attrs[names].sum(axis=1, min_count=1))
+    return attrs, "value", [f"value of a customer: 'value' = {' + '.join(names)}"]
 
 
 def summary(features: FeatureSet) -> pd.DataFrame:
-    """Distribution of each numeric feature, for the notebook."""
+    """Distribution of each numeric feature, for the notebook (the categorical ones when there is none)."""
+    if not features.numeric:
+        return features.table[features.categorical].describe().T
     return features.table[features.numeric].describe(percentiles=[0.05, 0.5, 0.95]).T.round(2)
 
 

@@ -127,6 +127,18 @@ def with_decimal_point(value, decimal: str):
     return value
 
 
+def number_text(value: int | float, decimal: str) -> str:
+    """A number written as an export with this decimal separator would write it: the inverse of
+    :func:`with_decimal_point` (so Excel cells stored as numbers read back as the same numbers).
+
+    >>> number_text(12.5, ","), number_text(3.0, "."), number_text(7, ",")
+    ('12,5', '3', '7')
+    """
+    text = repr(float(value)) if isinstance(value, float) else str(value)
+    text = text[:-2] if text.endswith(".0") else text
+    return text.replace(".", ",") if decimal == "," else text
+
+
 def number(column: ir.Value, decimal: str = ".") -> ir.FloatingValue:
     """A column as float64; text that is not a number becomes null."""
     if column.type().is_numeric():

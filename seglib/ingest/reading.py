@@ -17,6 +17,7 @@ import pandas as pd
 from seglib.config import SourceParams, resolve_files
 from seglib.engine import materialize
 from seglib.errors import InputDataError
+from seglib.ingest.parsing import number_text
 
 _EXTENSIONS = {
     ".csv": "csv",
@@ -195,9 +196,7 @@ def _excel_as_text(frame: pd.DataFrame, decimal: str) -> pd.DataFrame:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            text = repr(float(value)) if isinstance(value, float) else str(value)
-            text = text[:-2] if text.endswith(".0") else text
-            return text.replace(".", ",") if decimal == "," else text
+            return number_text(value, decimal)
         return str(value)
 
     return frame.apply(lambda column: column.map(cell)).astype(object)

@@ -1,9 +1,9 @@
 """Names for segments: :func:`name_segments` gives each a short, unique, descriptive name,
 from an ordered rule table on recency / frequency / monetary / tenure (transaction data)
-or from the top traits (:mod:`seglib.traits`, customer tables).
+or from the top traits (:mod:`seglib.profile.traits`, customer tables); and
+:func:`migration_table`, who moved between named segments since an earlier run.
 
-The suggested actions per segment live in :mod:`seglib.actions`. Everything here is
-re-exported by :mod:`seglib.profile`.
+The suggested actions per segment live in :mod:`seglib.profile.actions`.
 Client text (column names, category values, override names) is returned as data;
 escaping it for HTML is the report's job.
 """

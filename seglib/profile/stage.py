@@ -19,6 +19,7 @@ from seglib.profile.actions import suggest_actions
 from seglib.profile.effects import compare_features
 from seglib.profile.kpis import attribute_mix, lift_table, segment_kpis
 from seglib.profile.naming import name_segments, segment_name, segment_names
+from seglib.profile.outcomes import outcome_table, tied_columns
 from seglib.profile.rules import segment_rules
 from seglib.profile.traits import top_traits
 
@@ -38,6 +39,8 @@ class SegmentSummary:
     actions: dict[int, list]
     exports: pd.DataFrame = field(default_factory=pd.DataFrame)
     mix: pd.DataFrame = field(default_factory=pd.DataFrame)
+    outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)  # see seglib.profile.outcomes
+    warnings: list[str] = field(default_factory=list)
 
     def rules_table(self) -> pd.DataFrame:
         rows = [{"segment": self.names[k], "rule": self.rules.get(k, "")} for k in self.names]
@@ -57,12 +60,12 @@ class SegmentSummary:
 
 
 def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
-    """Stage 4: KPIs, tests, traits, rules, names, actions and exports for the chosen segments."""
+    """Stage 4: KPIs, outcomes, tests, traits, rules, names, actions and exports for the chosen segments."""
     artifacts.require(run_dir, artifacts.FEATURES, artifacts.ASSIGNMENTS, stage="04_profiling")
     fs = FeatureSet.load(run_dir)
     labels = artifacts.read_assignments(run_dir, fs.table.index)
     table = fs.table
-    value = "monetary" if "monetary" in table else None
+    value = fs.value_column if fs.value_column in table else ("monetary" if "monetary" in table else None)
     numeric = [c for c in fs.numeric if not c.startswith("rfm_")]
     categorical = [c for c in fs.categorical if c != "rfm_segment"]
     names = name_segments(table, labels, fs.dictionary, overrides=params.profiling.names or None)
@@ -78,7 +81,15 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     actions = suggest_actions(names, kpis, params.profiling.actions)
     summary = SegmentSummary(names, kpis.reset_index(drop=True), tests, zscores, traits, rules, agreement,
                              quality, actions)
-    summary.exports = write_exports(run_dir, table, labels, names)
+    if fs.outcomes:
+        summary.outcomes = outcome_table(table, labels, fs.outcomes)
+        summary.outcomes.insert(1, "segment_name", segment_names(names, summary.outcomes["segment"]))
+    tied = tied_columns(table, labels, [c for c in fs.used if c not in fs.categorical])
+    summary.warnings = list(fs.warnings) + [
+        f"'{c}' has two values and is tied to the segments (Cramér's V {v:.2f}): the segments largely restate "
+        f"it. If it is a result (churn, response, purchase) rather than a trait, give it kind 'outcome' in "
+        f"input.customers.kinds" for c, v in tied.items()]
+    summary.exports = write_exports(run_dir, table, labels, names, extra=[*fs.outcomes, value])
     if categorical:
         mix = attribute_mix(table, labels, categorical)
         mix.insert(0, "segment_name", segment_names(names, mix["segment"]))
@@ -96,13 +107,16 @@ def _zscores(lift: pd.DataFrame, names: dict) -> pd.DataFrame:
 KEY_FIGURES = ("recency_days", "frequency", "monetary", "avg_order_value")
 
 
-def write_exports(run_dir: Path, table: pd.DataFrame, labels: pd.Series, names: dict) -> pd.DataFrame:
-    """One CSV of all assignments and one per segment, ready for a campaign tool."""
+def write_exports(run_dir: Path, table: pd.DataFrame, labels: pd.Series, names: dict, extra=()) -> pd.DataFrame:
+    """One CSV of all assignments and one per segment, ready for a campaign tool.
+
+    Each row carries the customer's key figures and the ``extra`` columns (outcomes, value).
+    """
     folder = artifacts.EXPORTS.path(run_dir)
     folder.mkdir(exist_ok=True)
     out = pd.DataFrame({"customer_id": table.index, "segment_id": labels.values,
                         "segment_name": segment_names(names, labels.values)})
-    for col in KEY_FIGURES:
+    for col in dict.fromkeys([*KEY_FIGURES, *(c for c in extra if c)]):
         if col in table:
             out[col] = table[col].values
     out.to_csv(folder / artifacts.ALL_ASSIGNMENTS_EXPORT, index=False)
@@ -121,6 +135,8 @@ def _save_summary(run_dir: Path, s: SegmentSummary) -> None:
     artifacts.RULE_QUALITY.write(run_dir, s.rule_quality)
     if not s.mix.empty:
         artifacts.ATTRIBUTE_MIX.write(run_dir, s.mix)
+    if not s.outcomes.empty:
+        artifacts.OUTCOMES.write(run_dir, s.outcomes)
     data = {
         "names": {str(k): v for k, v in s.names.items()},
         "traits": {str(k): v for k, v in s.traits.items()},
@@ -128,4 +144,6 @@ def _save_summary(run_dir: Path, s: SegmentSummary) -> None:
         "rule_agreement": s.rule_agreement,
         "actions": {str(k): v for k, v in s.actions.items()},
     }
+    if s.warnings:
+        data["warnings"] = s.warnings
     artifacts.SEGMENTS.write(run_dir, data)

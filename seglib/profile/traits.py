@@ -31,7 +31,9 @@ _PHRASES = MappingProxyType({
     "return_rate": ("returns more of what they buy", "returns less of what they buy",
                     "returns {x} as much of what they buy"),
 })
-_SILENT_UNITS = ("", "as given", "category", "label", "currency")
+_SILENT_UNITS = ("", "as given", "category", "label", "currency", "code")
+#: Units whose values are not amounts: a segment is "higher" or "lower", never "1.6x the average".
+_NO_RATIO_UNITS = ("code",)
 
 
 def _fmt(x: float) -> str:
@@ -120,6 +122,8 @@ def trait_candidates(features, labels, lookup, numeric, categorical) -> dict[int
     """Every scored trait of every segment, best first (ties: column order)."""
     out: dict[int, list[dict]] = {k: [] for k in segment_order(labels)}
     lift = lift_long(features, labels, numeric) if numeric else None
+    # A ratio to the average only means something for amounts and counts that cannot be negative.
+    signed = {c for c in numeric if features[c].min(skipna=True) < 0}
     if lift is not None:
         for r in lift.itertuples(index=False):
             if not np.isfinite(r.z) or r.z == 0:
@@ -128,7 +132,8 @@ def trait_candidates(features, labels, lookup, numeric, categorical) -> dict[int
             trait = {"feature": r.feature, "kind": "numeric", "meaning": meaning, "value": None,
                      "direction": "higher" if r.z > 0 else "lower", "segment_value": r.segment_mean,
                      "base_value": r.base_mean, "lift": r.lift, "z": r.z}
-            trait["sentence"] = _numeric_sentence(r.feature, meaning, unit, r.segment_mean, r.base_mean, r.lift)
+            ratio = r.lift if r.feature not in signed and unit not in _NO_RATIO_UNITS else np.nan
+            trait["sentence"] = _numeric_sentence(r.feature, meaning, unit, r.segment_mean, r.base_mean, ratio)
             out[int(r.segment)].append(trait)
     for col in categorical:
         values = as_category(features[col])

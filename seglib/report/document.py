@@ -64,6 +64,10 @@ class RunReport:
         self.clustering = artifacts.CLUSTERING.read(run_dir)
         self.accounts = [QualityAccount.load(a.path(run_dir)) for a in (artifacts.QUALITY, artifacts.QUALITY_CUSTOMERS)
                          if a.exists(run_dir)]
+        self.outcomes = artifacts.OUTCOMES.read(run_dir) if artifacts.OUTCOMES.exists(run_dir) else pd.DataFrame()
+        self.warnings = seg.get("warnings", [])
+        # Transactions give revenue; a customer table gives the value of its value column, if it names one.
+        self.value_word = "revenue" if "monetary" in self.features.table else "value"
 
         self.previous = _previous_run(run_dir)
 
@@ -110,7 +114,7 @@ class RunReport:
             period = f" · orders {acc.kept_date_range[0][:10]} to {acc.kept_date_range[1][:10]}"
         return _html(
             f"<h1>{esc(title)}</h1><p class='note'>{len(self.labels):,} customers{esc(period)} · "
-            f"run {esc(self.run_dir.name.removeprefix('.tmp-'))}</p>"
+            f"run {esc(artifacts.run_id_of(self.run_dir))}</p>"
         )
 
     def _segment_rows(self) -> pd.DataFrame:
@@ -123,9 +127,10 @@ class RunReport:
         if "revenue_share" in rows:
             top = rows.sort_values("revenue_share", ascending=False).head(2)
             value = " and ".join(
-                f"<b>{esc(r.segment)}</b> ({r.share:.0%} of customers, {r.revenue_share:.0%} of revenue)"
+                f"<b>{esc(r.segment)}</b> ({r.share:.0%} of customers, {r.revenue_share:.0%} of {self.value_word})"
                 for r in top.itertuples())
             parts.append(f"<li>Most of the value sits in {value}.</li>")
+        parts += [f"<li>{sentence}</li>" for sentence in self._outcome_sentences()]
         if "churn_risk_share" in rows:
             risk = rows.sort_values("churn_risk_share", ascending=False).iloc[0]
             parts.append(
@@ -158,7 +163,9 @@ class RunReport:
                                         ("recency_days", "median days since last order", "{:.0f}"),
                                         ("churn_risk_share", "at churn risk", "{:.0%}")):
                     if col in r and pd.notna(r[col]):
+                        label = label.replace("revenue", self.value_word)
                         kp.append(f"<span><b>{fmt.format(r[col])}</b> {label}</span>")
+            kp += self._outcome_badges(k)
             traits = "".join(f"<li>{esc(t['sentence'])}</li>" for t in self.traits.get(k, []))
             acts = "".join(f"<li>{esc(a)}</li>" for a in self.actions.get(k, []))
             rule = self.rules.get(k, "")
@@ -184,7 +191,47 @@ class RunReport:
             f"<li>Thresholds used for the verdict: strong = stability ≥ 0.85 and silhouette ≥ 0.35; moderate = "
             f"stability ≥ 0.70 and silhouette ≥ 0.20; otherwise weak.</li></ul>"
         )
+        if self.warnings:
+            text += "<p><b>Read with care</b></p><ul>" + "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul>"
         return _html(text)
+
+    # -- outcomes -----------------------------------------------------------------
+    def _outcome_rows(self, outcome: str) -> pd.DataFrame:
+        rows = self.outcomes[(self.outcomes["outcome"] == outcome) & (self.outcomes["segment"] != "All customers")]
+        return rows[rows["segment"].astype(str) != "-1"]
+
+    @staticmethod
+    def _fmt(row, value: float) -> str:
+        return f"{value:.0%}" if row.measure == "rate" else f"{value:,.3g}"
+
+    def _outcome_sentences(self) -> list[str]:
+        """Per outcome: the segment where it is highest and where lowest, with the interval and the lift."""
+        out = []
+        for outcome in dict.fromkeys(self.outcomes.get("outcome", [])):
+            rows = self._outcome_rows(outcome).dropna(subset=["value"])
+            if len(rows) < 2:
+                continue
+            hi, lo = rows.loc[rows["value"].idxmax()], rows.loc[rows["value"].idxmin()]
+            word = "rate" if hi.measure == "rate" else "mean"
+            lift = f", {hi.lift:.1f}× the base {word} of {self._fmt(hi, hi.base)}" if pd.notna(hi.lift) else ""
+            out.append(
+                f"<b>{esc(outcome)}</b> is highest in <b>{esc(hi.segment_name)}</b>: {self._fmt(hi, hi.value)} "
+                f"(95% interval {self._fmt(hi, hi.low)}–{self._fmt(hi, hi.high)}){lift}; lowest in "
+                f"<b>{esc(lo.segment_name)}</b>: {self._fmt(lo, lo.value)}.")
+        return out
+
+    def _outcome_badges(self, segment: int) -> list[str]:
+        badges = []
+        for outcome in dict.fromkeys(self.outcomes.get("outcome", [])):
+            rows = self._outcome_rows(outcome)
+            row = rows[rows["segment"].astype(str) == str(segment)]
+            if row.empty or pd.isna(row.iloc[0]["value"]):
+                continue
+            r = row.iloc[0]
+            lift = f", {r.lift:.1f}× base" if pd.notna(r.lift) else ""
+            badges.append(f"<span><b>{self._fmt(r, r.value)}</b> {esc(outcome)} ({self._fmt(r, r.low)}–"
+                          f"{self._fmt(r, r.high)}{lift})</span>")
+        return badges
 
     def method(self):
         c = self.clustering
@@ -201,8 +248,11 @@ class RunReport:
             "cancellations, in the currency of the data); no forecast of future value is made. Churn risk: a "
             "customer is at risk when the days since their last order exceed twice their own mean gap between "
             "orders (for one-order customers, twice the median gap of all customers).</p>"
-            if "monetary" in self.features.table else ""
+            if "monetary" in self.features.table else
+            f"<p>Value: <b>{esc(self.features.value_column)}</b> per customer, summed per segment.</p>"
+            if self.features.value_column else ""
         )
+        value += self._missing_text()
         text = (
             f"<p>Chosen model: <b>{esc(c['chosen'])}</b>. {esc(c['reason'])}</p>{value}"
             f"<p>Families compared: {esc(', '.join(c['families']))}. Features used: {esc(used)} "
@@ -212,6 +262,14 @@ class RunReport:
         dictionary = self.features.dictionary[self.features.dictionary["used_for_clustering"].astype(str) == "True"]
         return _html(text + table_html(view, max_rows=15, floatfmt="{:,.6g}") + "<h3>Features used</h3>"
                      + table_html(dictionary[["name", "meaning", "unit", "transform"]]))
+
+    def _missing_text(self) -> str:
+        """How missing values in clustering columns were handled, with counts per column (customer tables)."""
+        steps = [s for acc in self.accounts if acc.kind == "customers" for s in acc.steps
+                 if s["action"] == "imputed" or "impute: drop" in s["rule"]]
+        if not steps:
+            return ""
+        return "<p>Missing values: " + "; ".join(f"{esc(s['rule'])}: {s['rows']:,} customers" for s in steps) + ".</p>"
 
     def data_quality(self):
         blocks = []

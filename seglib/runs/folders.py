@@ -22,7 +22,8 @@ from seglib.runs.manifest import write_manifest
 def new_run_id(client_dir: Path) -> str:
     base = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_id, n = base, 1
-    while any((client_dir / name).exists() for name in (run_id, f"{run_id}-failed", f".tmp-{run_id}")):
+    while any((client_dir / name).exists() for name in (run_id, artifacts.failed_run(run_id),
+                                                        artifacts.temporary_run(run_id))):
         n += 1
         run_id = f"{base}-{n}"
     return run_id
@@ -54,7 +55,7 @@ def fail_run(tmp: Path, client_dir: Path, run_id: str, manifest: dict, message: 
     manifest["finished"] = datetime.now(timezone.utc).isoformat()
     write_manifest(tmp, manifest)
     artifacts.FAILED.write(tmp, message + f"\nFailed notebook: {notebook.name}\n")
-    final = client_dir / f"{run_id}-failed"
+    final = client_dir / artifacts.failed_run(run_id)
     tmp.rename(final)
     raise StageError(message + f"\nThe failed notebook is kept in {final / notebook.name}")
 
@@ -62,7 +63,7 @@ def fail_run(tmp: Path, client_dir: Path, run_id: str, manifest: dict, message: 
 def remove_partial_runs(client_dir: Path) -> int:
     """Delete ``.tmp-`` folders left by killed runs; return how many."""
     n = 0
-    for folder in Path(client_dir).glob(".tmp-*"):
+    for folder in Path(client_dir).glob(artifacts.temporary_run("*")):
         shutil.rmtree(folder, ignore_errors=True)
         n += 1
     return n

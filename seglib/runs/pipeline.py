@@ -14,12 +14,13 @@ from pathlib import Path
 
 from seglib import artifacts
 from seglib.config import dump_params, load_params
+from seglib.ingest import preflight
+from seglib.notebook import project_root
 from seglib.rendering import render_notebook_html, render_report_html
 from seglib.runs.folders import fail_run, first_line, latest_run, new_run_id, point_latest
 from seglib.runs.kernel import ensure_kernel, local_kernel_manager
 from seglib.runs.manifest import new_manifest, stage_record, with_absolute_paths, write_manifest
 from seglib.runs.memory import PeakMemory
-from seglib.runs.paths import project_root
 
 STAGES = ("01_ingest", "02_features", "03_clustering", "04_profiling", "05_report")
 
@@ -43,10 +44,6 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     """
     import papermill as pm
 
-    # The ingest pulls in the engine (ibis); imported here, not at the top, because every
-    # notebook imports this package for open_stage and most stages do not need the engine.
-    from seglib.ingest import preflight
-
     params_file = Path(params_file).resolve()
     params = load_params(params_file)
     preflight(params)
@@ -54,7 +51,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     client_dir = reports / params.client
     client_dir.mkdir(parents=True, exist_ok=True)
     run_id = new_run_id(client_dir)
-    tmp = client_dir / f".tmp-{run_id}"
+    tmp = client_dir / artifacts.temporary_run(run_id)
     tmp.mkdir()
     artifacts.PARAMS.write(tmp, dump_params(with_absolute_paths(params)))
     kernel = ensure_kernel()
@@ -69,7 +66,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     for stage in STAGES:
         t0 = time.perf_counter()
         progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} …")
-        out_nb = tmp / f"{stage}.ipynb"
+        out_nb = artifacts.executed_notebook(tmp, stage)
         memory = PeakMemory()
         try:
             with memory:
@@ -103,11 +100,12 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
         html_dir = artifacts.NOTEBOOKS_HTML.path(tmp)
         html_dir.mkdir()
         for stage in STAGES:
-            render_notebook_html(tmp / f"{stage}.ipynb", html_dir / f"{stage}.html")
-        render_report_html(tmp / "05_report.ipynb", artifacts.REPORT.path(tmp), title=params.report_title)
+            render_notebook_html(artifacts.executed_notebook(tmp, stage), html_dir / f"{stage}.html")
+        report_nb = artifacts.executed_notebook(tmp, STAGES[-1])
+        render_report_html(report_nb, artifacts.REPORT.path(tmp), title=params.report_title)
     except Exception as exc:
         message = f"{params.client}: rendering the HTML failed ({type(exc).__name__}: {first_line(str(exc))})"
-        fail_run(tmp, client_dir, run_id, manifest, message, tmp / "05_report.ipynb")
+        fail_run(tmp, client_dir, run_id, manifest, message, artifacts.executed_notebook(tmp, STAGES[-1]))
     manifest["outcome"] = "complete"
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     manifest["finished"] = datetime.now(timezone.utc).isoformat()

@@ -1,4 +1,8 @@
-"""Where things are: the project root, notebook parameter paths, and what every notebook does first."""
+"""What every stage notebook does first: find the project, load the params, open the run folder.
+
+It sits in the shared base, so a stage notebook (in JupyterLab or under papermill) never
+imports the runner.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from seglib.config import Params, load_params
 
 def project_root() -> Path:
     """The checkout holding ``notebooks/`` and ``params/`` (the package's parent folder)."""
-    here = Path(__file__).resolve().parents[2]
+    here = Path(__file__).resolve().parents[1]
     if (here / "notebooks").is_dir():
         return here
     return Path.cwd()
