@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="assign customers of a new export to a run's segments")
     score.add_argument("run_folder")
     score.add_argument("data", help="new transaction export or customer table (same layout as the run's input)")
-    score.add_argument("--out", default=None, help="output CSV (default: <run_folder>/scored/<file>.csv)")
+    score.add_argument("--out", default=None, help="output folder for assignments.csv and migration.csv "
+                       "(default: <run_folder>/scored/<file>-<time>/)")
     score.set_defaults(func=_score)
     return parser
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seglib import artifacts
 from seglib.config import Params, load_params
 
 
@@ -34,6 +35,9 @@ def resolve(path: str | Path) -> Path:
 def open_stage(params_file: str, run_dir: str) -> tuple[Params, Path]:
     """What every notebook does first: load the params and find (or make) the run folder."""
     params = load_params(resolve(params_file))
+    manifest = artifacts.MANIFEST.path(resolve(params_file).parent)
+    if manifest.exists():  # the run's own copy of the params: messages name the user's file, not the copy
+        params.source_file = artifacts.read_json(manifest).get("params_file", params.source_file)
     folder = resolve(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return params, folder

@@ -89,6 +89,10 @@ def test_outcome_is_profiled_and_never_clustered(planted_run):
     labels = artifacts.read_assignments(run, fs.table.index)
     assert adjusted_rand_score(group, labels.to_numpy()) > 0.95
     rows = summary.outcomes[summary.outcomes["segment"] != "All customers"]
+    html = _report_blocks(run, planted_run[1])
+    top = rows.loc[rows["value"].idxmax()]
+    assert (f"<b>Churn</b> is highest in <b>{top.segment_name}</b>: {top.value:.0%} (95% interval {top.low:.0%}–"
+            f"{top.high:.0%}), {top.lift:.1f}× the base rate") in html
     rates = sorted(rows["value"].round(3))
     for got, planted in zip(rates, (0.10, 0.30, 0.60)):
         assert abs(got - planted) < 3 * np.sqrt(planted * (1 - planted) / 300)  # within sampling error
@@ -143,21 +147,38 @@ def test_imputation_is_a_choice_and_counted(tmp_path):
     assert fs.table["spend_missing"].sum() == 7 and "spend_missing" in fs.used
 
 
+def _report_blocks(run, params) -> str:
+    """Every block and figure of the report, as 05_report builds them; the blocks' HTML joined."""
+    from seglib.report import load_run, plots
+
+    report = load_run(params, run)
+    html = "".join(block().data for block in (report.title_block, report.executive_summary, report.segment_cards,
+                                               report.changes, report.trust, report.method, report.data_quality))
+    figures = [plots.size_and_value(report.kpis), plots.lift_heatmap(report.zscores),
+               plots.customer_map(report.features, report.labels, report.names),
+               plots.rfm_distributions(report.features, report.labels, report.names),
+               plots.scores_by_k(report.comparison)]
+    assert all(f.get_axes() or f.texts for f in figures)
+    assert not any("could not be drawn" in t.get_text() for f in figures for t in f.texts)
+    return html
+
+
 def test_all_categorical_table_completes(tmp_path):
-    """Six categorical columns and nothing else: features, clustering and profiling all run."""
+    """Six categorical columns and nothing else: features, clustering, profiling and the report all run."""
     rng = np.random.default_rng(4)
     group = np.repeat([0, 1, 2], 120)
     frame = pd.DataFrame({f"q{j}": np.where(rng.random(len(group)) < 0.85, np.array(["a", "b", "c"])[group],
                                             rng.choice(["a", "b", "c"], len(group))) for j in range(6)})
-    run, _, summary = _run(tmp_path, frame, clustering={"families": ["kmeans", "kprototypes"]})
+    run, params, summary = _run(tmp_path, frame, clustering={"families": ["kmeans", "kprototypes"]})
     fs = FeatureSet.load(run)
     assert fs.numeric == [] and len(fs.used_categorical) == 6
     comparison = artifacts.COMPARISON.read(run)
     kmodes = comparison[comparison["family"] == "kprototypes"]
-    assert len(kmodes) and (kmodes["error"].fillna("") == "").all()  # k-modes: categories only
+    assert len(kmodes) and kmodes["error"].isna().all()  # k-modes fitted: categories only, no error
     labels = artifacts.read_assignments(run, fs.table.index)
     assert adjusted_rand_score(group, labels.to_numpy()) > 0.8
     assert len(summary.names) >= 3
+    assert "fall into" in _report_blocks(run, params)
 
 
 def test_one_numeric_column_and_charts_never_fail(tmp_path):
@@ -168,7 +189,8 @@ def test_one_numeric_column_and_charts_never_fail(tmp_path):
     group = np.repeat([0, 1, 2], 100)
     frame = pd.DataFrame({f"c{j}": np.array(["x", "y", "z"])[group] for j in range(6)})
     frame["amount"] = rng.lognormal(np.array([1.0, 2.0, 3.0])[group], 0.2)
-    run, _, _ = _run(tmp_path, frame)
+    run, params, _ = _run(tmp_path, frame)
+    _report_blocks(run, params)
     fs = FeatureSet.load(run)
     labels = artifacts.read_assignments(run, fs.table.index)
     names = artifacts.read_segment_names(run)

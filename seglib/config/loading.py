@@ -122,6 +122,9 @@ def validate_params(data: Any, source: str = "<params>") -> Params:
 def load_params(path: str | Path) -> Params:
     """Read and validate a params YAML file (``yaml.safe_load``: params are data, never code)."""
     path = Path(path)
+    if path.is_dir():
+        raise ParamsError(f"{path}: is a folder, not a params file; give one YAML file (seglib batch takes a "
+                          f"folder of them)")
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found; check the path (cwd is {Path.cwd()})")
     try:

@@ -48,7 +48,12 @@ class SourceParams(Strict):
     path: str = Field(description="file path or glob, relative to the params file")
     format: Literal["auto", "csv", "parquet", "excel"] = "auto"
     sheet: str | None = Field(None, description="Excel sheet name")
-    delimiter: str | None = Field(None, description="CSV delimiter; detected when null")
+    delimiter: str | None = Field(
+        None, description="CSV delimiter, or 'whitespace' for columns aligned by runs of spaces; detected when null")
+    header: bool = Field(True, description="the first line names the columns; false: they are column_1, column_2, ...")
+    union_by_name: bool = Field(
+        False, description="a glob whose files have different columns: line them up by name (missing ones empty); "
+        "by default the files must all have the same columns")
     encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
     decimal: Literal[".", ","] = "."
     date_format: str | None = Field(
@@ -59,8 +64,9 @@ class SourceParams(Strict):
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, value: str | None) -> str | None:
-        if value is not None and len(value) != 1:
-            raise ValueError(f"must be a single character (got {value!r})")
+        if value is not None and len(value) != 1 and value != "whitespace":
+            raise ValueError(f"must be a single character, or 'whitespace' for columns aligned by runs of spaces "
+                             f"(got {value!r})")
         return value
 
 
@@ -155,8 +161,13 @@ class CleaningParams(Strict):
     )
     returns: Literal["net", "drop"] = "net"
     missing_customer: Literal["drop"] = "drop"
-    duplicates: Literal["drop", "keep"] = "drop"
-    nonpositive_price: Literal["drop", "keep"] = "drop"
+    duplicates: Literal["auto", "drop", "keep"] = Field(
+        "auto", description="exact duplicate lines: drop, keep, or auto: drop them when an order id or a time of "
+        "day can tell a repeated line from a repeat purchase, keep (and count) them otherwise")
+    nonpositive_price: Literal["drop", "keep"] = Field(
+        "drop", description="lines whose unit price is 0 or negative (with quantity and unit_price mapped)")
+    zero_amount: Literal["drop", "keep"] = Field(
+        "drop", description="lines whose amount is 0 (with amount mapped; negative amounts are returns)")
     non_product_codes: list[str] = Field(default_factory=list)
     non_product_pattern: str | None = Field(None, description="regular expression on the product code")
     start: str | None = Field(None, description="first date kept (YYYY-MM-DD)")
@@ -263,6 +274,24 @@ class ClusteringParams(Strict):
         k_min = info.data.get("k_min")
         if k_min is not None and value < k_min:
             raise ValueError(f"must be >= k_min={k_min} (got {value})")
+        return value
+
+    @field_validator("choose")
+    @classmethod
+    def _choose_names_a_candidate(cls, value: str | None, info) -> str | None:
+        """A typo in choose fails before the ingest; whether k is in range is said by the comparison."""
+        if value is None:
+            return value
+        import re
+
+        families = info.data.get("families") or []
+        covariances = info.data.get("covariance_types") or []
+        m = re.fullmatch(r"(kmeans|ward|kprototypes) k=\d+|gmm k=\d+ (\w+)|hdbscan mcs=\d+|rfm rules", value)
+        if m is None or value.split(" ")[0] not in families or (m.group(2) and m.group(2) not in covariances):
+            raise ValueError(
+                f"must name a candidate of the comparison, such as 'kmeans k=5', 'gmm k=4 full', 'ward k=3', "
+                f"'hdbscan mcs=40' or 'rfm rules', whose family is in families ({', '.join(families)}) "
+                f"(got {value!r})")
         return value
 
     @field_validator("hdbscan_min_cluster_sizes")

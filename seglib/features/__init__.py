@@ -6,8 +6,8 @@
 :mod:`~seglib.features.dictionary` (what each feature means).
 """
 
-from seglib.features.build import FeatureSet, build_features, correlations, log_view, rfm_overview, summary
+from seglib.features.build import FeatureSet, build_features, check_use, correlations, log_view, rfm_overview, summary
 from seglib.features.transforms import clip_log1p, drop_near_duplicates
 
-__all__ = ["FeatureSet", "build_features", "clip_log1p", "correlations", "drop_near_duplicates", "log_view",
+__all__ = ["FeatureSet", "build_features", "check_use", "clip_log1p", "correlations", "drop_near_duplicates", "log_view",
            "rfm_overview", "summary"]

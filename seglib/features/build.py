@@ -21,11 +21,8 @@ from seglib.errors import InputDataError, ParamsError
 from seglib.features.dictionary import DEFAULT_TRANSACTION_USE, TRANSACTION_FEATURES, dictionary_rows
 from seglib.features.rfm import DEFAULT_RFM_RULES, rfm_scores, rules_table
 from seglib.features.transforms import clip_log1p, drop_near_duplicates, is_skewed
-from seglib.ingest.columns import OUTCOME_NAME
+from seglib.ingest.columns import MAX_CATEGORY_LEVELS, OUTCOME_NAME
 from seglib.ingest.quality import QualityAccount
-
-MAX_CATEGORY_LEVELS = 30
-
 
 @dataclass
 class FeatureSet:
@@ -82,6 +79,9 @@ def transaction_features(run_dir: Path) -> tuple[pd.DataFrame, list[str]]:
 def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
     """Stage 2: per-customer features from the clean tables the ingest wrote in ``run_dir``."""
     run_dir = Path(run_dir)
+    needed = [a for a, src in ((artifacts.AGGREGATES, params.input.transactions), (artifacts.CUSTOMERS,
+                                                                                   params.input.customers)) if src]
+    artifacts.require(run_dir, *needed, stage="02_features")
     fp: FeatureParams = params.features
     parts, notes, snapshot, rfm_rules_used = [], [], None, None
     tx_cols: list[str] = []
@@ -133,7 +133,9 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
     table.index.name = "customer_id"
     categorical = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
     numeric = [c for c in table.columns if c not in categorical]
-    wide = [c for c in attr_cols if c in categorical and table[c].nunique() > MAX_CATEGORY_LEVELS]
+    excluded = {c: m["excluded"] for c, m in meta.items() if m.get("excluded") and c in table.columns}
+    wide = [c for c in attr_cols if c in categorical and c not in excluded  # tables ingested before kinds
+            and table[c].nunique() > MAX_CATEGORY_LEVELS]
     if wide and fp.use is None:
         notes.append(
             f"left out of the clustering by default, too many distinct values to be a category "
@@ -141,7 +143,6 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
         )
     kinds = {c: m["kind"] for c, m in meta.items() if c in table.columns}
     outcomes = [c for c in attr_cols if kinds.get(c) == "outcome"]
-    excluded = {c: m["excluded"] for c, m in meta.items() if m.get("excluded") and c in table.columns}
     notes += [f"'{c}' left out of the clustering: {why}" for c, why in excluded.items()]
     if outcomes:
         notes.append(f"outcomes, profiled per segment and never clustered: {', '.join(outcomes)}")
@@ -187,6 +188,31 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
     dictionary = dictionary_rows(table, categorical, log_columns, used, kinds, meta)
     return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot, rfm_rules_used,
                       outcomes, kinds, value_column, warnings)
+
+
+def check_use(params: Params, found: dict[str, list[str]]) -> None:
+    """Before the ingest: every name in features.use is a feature some input can give.
+
+    ``found`` holds the columns of each input's file (see :func:`seglib.ingest.preflight`).
+    Transaction features, RFM scores and share columns come from the log; customer-table
+    columns (and the ``_days``, ``_missing`` and ``value`` columns derived from them) from
+    the table.
+    """
+    if params.features.use is None:
+        return
+    known = set()
+    if "transactions" in found:
+        known |= set(TRANSACTION_FEATURES) | {"rfm_r", "rfm_f", "rfm_m", "rfm_segment"}
+    columns = [c for c in found.get("customers", []) if c != (params.input.customers.id_column
+                                                               if params.input.customers else None)]
+    known |= set(columns) | {f"{c}_days" for c in columns} | {f"{c}_missing" for c in columns} | {"value"}
+    unknown = [c for c in params.features.use if c not in known and not c.startswith("share_")]
+    if unknown:
+        raise ParamsError(
+            f"{params.source_file}: features.use names {unknown}, which no input gives (transaction features: "
+            f"{', '.join(TRANSACTION_FEATURES) if 'transactions' in found else 'none'}; customer-table columns: "
+            f"{', '.join(columns) or 'none'}); fix the names, or leave features.use out for the defaults"
+        )
 
 
 def _value_column(attrs: pd.DataFrame, wanted, current: str | None) -> tuple[pd.DataFrame, str | None, list[str]]:

@@ -124,7 +124,7 @@ def share_levels(raw: ir.Table, columns: dict[str, str]) -> dict[str, list[str]]
     for role in ("category", "channel"):
         if role not in columns:
             continue
-        level = text(raw[columns[role]], strip=False).fill_null("(missing)")
+        level = text(raw[columns[role]]).fill_null("(missing)")  # trimmed, as the clean log is
         top = (
             raw.group_by(level=level).aggregate(lines=ibis._.count())
             .order_by([ibis.desc("lines"), "level"])

@@ -31,9 +31,16 @@ RULE_ORDER = (
     "channel not included",
     "not a product",
     "zero or negative price",
+    "zero amount",
     "cancellation",
     "return",
 )
+
+
+#: Text roles whose values are trimmed of surrounding spaces (" UK" is "UK"); descriptions are kept as written.
+TRIMMED_ROLES = ("order_id", "product", "category", "channel", "country")
+#: Of those, the ones whose trimmed values the account counts (filters and shares compare them).
+COUNTED_TRIMS = ("category", "channel", "country")
 
 
 def typed_columns(raw: ir.Table, params: Params, date_format: str | None = None) -> tuple[ir.Table, dict[str, str]]:
@@ -51,7 +58,7 @@ def typed_columns(raw: ir.Table, params: Params, date_format: str | None = None)
         )
         fmt = parsing.detect_date_format(sample.tolist(), f"{src.path}, column '{cols['timestamp']}'")
     fields = {
-        "customer_id": parsing.text(raw[cols["customer_id"]]),
+        "customer_id": parsing.id_text(raw[cols["customer_id"]]),
         "timestamp": parsing.timestamp(ts_col, fmt or "%Y-%m-%d %H:%M:%S"),
     }
     checks = {"timestamp": (ts_col, fields["timestamp"])}
@@ -63,13 +70,13 @@ def typed_columns(raw: ir.Table, params: Params, date_format: str | None = None)
         fields["amount"] = fields["quantity"] * fields["unit_price"]
     for role in ("order_id", "product", "description", "category", "channel", "country"):
         if role in cols:
-            fields[role] = parsing.text(raw[cols[role]], strip=role in ("order_id", "product"))
+            fields[role] = parsing.text(raw[cols[role]], strip=role in TRIMMED_ROLES)
     typed = raw.mutate(**{f"__{k}": v for k, v in fields.items()})
-    # Only text can fail to parse; a typed column (Parquet) is never "unreadable".
+    # A value is unreadable when it is there but does not parse: text that is no number or date, and
+    # numbers (typed or not) that are not finite or too large to be amounts.
     flags = {
-        f"__bad_{role}": (parsing.text(raw_col).notnull() & parsed.isnull())
-        if raw_col.type().is_string()
-        else ibis.literal(False)
+        f"__bad_{role}": (parsing.text(raw_col).notnull() if raw_col.type().is_string() else raw_col.notnull())
+        & parsed.isnull()
         for role, (raw_col, parsed) in checks.items()
     }
     return typed.mutate(**flags), {"date_format": fmt}
@@ -107,9 +114,10 @@ def drop_reason(t: ir.Table, params: Params) -> ir.IntegerValue:
         if c.non_product_pattern:
             test = test | t["__product"].re_search(c.non_product_pattern)
         cases.append((test.fill_null(False), "not a product"))
-    if c.nonpositive_price == "drop":
-        price = t["__unit_price"] if "unit_price" in cols else t["__amount"].abs()
-        cases.append((price <= 0, "zero or negative price"))
+    if c.nonpositive_price == "drop" and "unit_price" in cols:
+        cases.append((t["__unit_price"] <= 0, "zero or negative price"))
+    if c.zero_amount == "drop" and "unit_price" not in cols:  # a line total of 0 (negative ones are returns)
+        cases.append((t["__amount"] == 0, "zero amount"))
     if c.cancellations == "drop":
         cases.append((cancel, "cancellation"))
     if c.returns == "drop":

@@ -31,6 +31,8 @@ ORDINAL_MAX_LEVELS = 10
 ORDINAL_MAX_CODE = 20
 #: A column whose most common value covers this share of customers is (near-)constant.
 NEAR_CONSTANT_SHARE = 0.99
+#: A text column with more distinct values than this is not a category (an id, a free-text field).
+MAX_CATEGORY_LEVELS = 30
 #: Extreme values: further than this many robust standard deviations (1.4826 x MAD) from the median.
 ROBUST_Z = 6.0
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from seglib import artifacts
 from seglib.config import CustomerSource, Params
 from seglib.errors import InputDataError
 from seglib.ingest import columns as kinds
-from seglib.ingest.parsing import detect_date_format, with_decimal_point
+from seglib.ingest.parsing import detect_date_format, id_text, with_decimal_point
 from seglib.ingest.quality import QualityAccount
 from seglib.ingest.reading import check_columns, read_source
 
@@ -42,6 +43,7 @@ def type_attributes(frame: pd.DataFrame, decimal: str = ".", categorical=()) -> 
         present = col.notna() & (col.astype("string").str.strip() != "")
         if name not in categorical:
             numbers = _as_number(col, decimal) if not pd.api.types.is_numeric_dtype(col) else col.astype("float64")
+            numbers = numbers.where(np.isfinite(numbers))  # "inf" and "nan" are not values: unreadable
             readable = numbers.notna() & present
             if present.sum() and readable.sum() >= NUMERIC_SHARE * present.sum():
                 lost = int((present & ~readable).sum())
@@ -161,7 +163,7 @@ def ingest_customers(con: ibis.BaseBackend, params: Params, out_path: Path) -> Q
         issues.append({"issue": "rows equal in every column to an earlier row (kept: without an id column "
                                 "they may be different customers)", "rows": int(repeated.sum())})
     if src.id_column:
-        ids = raw[src.id_column].astype("string").str.strip()
+        ids = id_text(raw[src.id_column])
         missing = ids.isna() | (ids == "")
         if missing.any():
             steps.append({"rule": f"missing customer id ('{src.id_column}')", "action": "dropped",
@@ -263,8 +265,12 @@ def _apply_kinds(typed: pd.DataFrame, raw: pd.DataFrame, given: dict, src: Custo
     for col in columns:
         if col.kind in kinds.CLUSTERED_KINDS and col.name in frame:
             share = kinds.is_near_constant(frame[col.name])
+            levels = frame[col.name].nunique()
             if share is not None:
                 col.excluded = f"(nearly) constant: one value covers {share:.1%} of customers"
+            elif col.kind == "categorical" and levels > kinds.MAX_CATEGORY_LEVELS:
+                col.excluded = (f"{levels:,} distinct values, too many to be a category (more than "
+                                f"{kinds.MAX_CATEGORY_LEVELS}); list it in features.use to force it in")
     return frame, columns, steps, notes
 
 

@@ -40,6 +40,7 @@ AUTO_DATE_FORMATS = (
     "%d.%m.%Y",
     "%d-%m-%Y %H:%M",
     "%d-%m-%Y",
+    "%Y%m%d",
 )
 
 # strftime directive -> (pattern of the text it matches, the date part it gives)
@@ -127,6 +128,33 @@ def with_decimal_point(value, decimal: str):
     return value
 
 
+#: Numbers this large are not amounts (a typo, an overflow in the export): they count as unreadable,
+#: which also keeps every sum inside the exact money type.
+MAX_NUMBER = 1e15
+
+
+def id_text(column):
+    """Customer ids as text, exactly as the client wrote them; whole floats lose their ``.0``.
+
+    Ids stored as floats (pandas writes integer ids with missing values that way) read
+    12346.0; the id is 12346. Text ids, leading zeros included, pass through. ``column``
+    is an Ibis column (transaction logs) or a pandas Series (customer tables).
+
+    >>> import pandas as pd
+    >>> id_text(pd.Series([12346.0, None, 7.0])).tolist()
+    ['12346', <NA>, '7']
+    """
+    if isinstance(column, ir.Value):
+        if column.type().is_floating():
+            whole = column.notnull() & (column == column.floor())
+            column = ibis.ifelse(whole, column.cast("int64").cast("string"), column.cast("string"))
+        return text(column)
+    if column.dtype.kind == "f":
+        whole = column.notna() & (column == column.round())
+        column = column.astype("object").where(~whole, column[whole].astype("int64").astype("object"))
+    return column.astype("string").str.strip()
+
+
 def number_text(value: int | float, decimal: str) -> str:
     """A number written as an export with this decimal separator would write it: the inverse of
     :func:`with_decimal_point` (so Excel cells stored as numbers read back as the same numbers).
@@ -142,10 +170,13 @@ def number_text(value: int | float, decimal: str) -> str:
 def number(column: ir.Value, decimal: str = ".") -> ir.FloatingValue:
     """A column as float64; text that is not a number becomes null."""
     if column.type().is_numeric():
-        return column.cast("float64")
-    number = with_decimal_point(text(column), decimal).try_cast("float64")
-    # "nan", "inf" and "-Infinity" cast to floats; they are not amounts, so they count as unreadable.
-    return ibis.ifelse(number.isnan() | number.isinf(), ibis.null("float64"), number)
+        number = column.cast("float64")
+    else:
+        number = with_decimal_point(text(column), decimal).try_cast("float64")
+    # "nan", "inf" and "-Infinity" cast to floats, and 1e300 does not fit the money type: they are not
+    # amounts, so they count as unreadable (the rule "unreadable number", with examples).
+    absurd = number.isnan() | number.isinf() | (number.abs() >= MAX_NUMBER)
+    return ibis.ifelse(absurd, ibis.null("float64"), number)
 
 
 def timestamp(column: ir.Value, fmt: str | None) -> ir.TimestampValue:
@@ -205,8 +236,16 @@ def timestamp(column: ir.Value, fmt: str | None) -> ir.TimestampValue:
 
 
 def _parses(values: list[str], fmt: str) -> bool:
+    """Whether every value reads with ``fmt`` by the rule the engine will use (:func:`timestamp`).
+
+    The text must match :func:`format_regex` (so detection never accepts what the parse
+    refuses, such as a one-digit minute) and be a real date.
+    """
+    pattern = re.compile(format_regex(fmt)[0].replace(r"\z", r"\Z"))
     try:
         for v in values:
+            if not pattern.match(v):
+                return False
             datetime.strptime(v, fmt)
     except ValueError:
         return False

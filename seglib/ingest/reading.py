@@ -8,7 +8,11 @@ names the file and says what to set in the params.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import math
+import shutil
+import tempfile
 from pathlib import Path
 
 import ibis
@@ -45,20 +49,34 @@ def detect_format(files: list[Path], source: SourceParams) -> str:
     return suffixes.pop()
 
 
+#: The delimiter of text exports whose columns are aligned by runs of spaces.
+WHITESPACE = "whitespace"
+
+
+def _opener(path: Path):
+    import gzip
+
+    return gzip.open if path.suffix.lower() == ".gz" else open  # the text, not the compressed bytes
+
+
 def _check_text_file(path: Path, source: SourceParams) -> str | None:
     """Fail early on empty files and wrong encodings; return the detected delimiter."""
     if path.stat().st_size == 0:
         raise InputDataError(f"{path}: the file is empty (0 bytes); export it again with a header row and data")
-    import gzip
-
-    opener = gzip.open if path.suffix.lower() == ".gz" else open  # check the text, not the compressed bytes
+    opener = _opener(path)
     try:
         with opener(path, "rb") as fh:
             head = fh.read(1 << 16)
     except (OSError, EOFError) as exc:
         raise InputDataError(f"{path}: cannot be read as a gzip-compressed file ({exc}); is it really .gz?") from None
     encoding = source.encoding
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) and encoding != "utf-16":
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"\x00" in head[:4096] and not utf16 and encoding != "utf-16":
+        raise InputDataError(
+            f"{path}: is not a text file (it holds NUL bytes, as binary files do); export the data as CSV, "
+            f"Parquet or Excel, and check the 'path' in the params"
+        )
+    if utf16 and encoding != "utf-16":
         raise InputDataError(
             f"{path}: the file is UTF-16 encoded (it starts with a UTF-16 byte-order mark) but the "
             f"params say encoding '{encoding}'; set encoding: utf-16"
@@ -85,12 +103,66 @@ def _check_text_file(path: Path, source: SourceParams) -> str | None:
     counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     if counts[best] == 0:
-        return ","
+        # No delimiter character: columns aligned by runs of spaces when every line has as many fields.
+        widths = {len(ln.split()) for ln in lines[:50]}
+        return WHITESPACE if len(widths) == 1 and widths.pop() > 1 else ","
     return best
 
 
+def _same_columns(role: str, pattern: Path, headers: dict[Path, list[str]]) -> None:
+    """The files of a glob must have the same columns (in any order); the error lists each file's differences."""
+    clean = {f: [c.strip().strip('"') for c in cols] for f, cols in headers.items()}
+    first, *rest = clean
+    odd = [f for f in rest if sorted(clean[f]) != sorted(clean[first])]
+    if not odd:
+        return
+    lines = [f"{f.name}: {', '.join(repr(c) for c in clean[f] if c not in clean[first]) or 'nothing'} more, "
+             f"{', '.join(repr(c) for c in clean[first] if c not in clean[f]) or 'nothing'} missing"
+             for f in odd[:5]]
+    raise InputDataError(
+        f"{role}: the files matched by '{pattern}' do not all have the columns of {first.name} "
+        f"({'; '.join(lines)}{'; ...' if len(odd) > 5 else ''}). Export them alike, or set union_by_name: true "
+        f"to line the columns up by name (a column a file lacks is then empty for its rows)"
+    )
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[encoding]
+    with _opener(path)(path, "rt", encoding=codec, errors="replace") as fh:
+        for line in fh:
+            if line.strip():
+                return line
+    return ""
+
+
+def _as_tab_separated(path: Path, source: SourceParams) -> Path:
+    """A whitespace-aligned export rewritten, line by line, as tab-separated UTF-8 text the engine reads.
+
+    Fields are split on runs of spaces and tabs (so aligned columns, leading zeros and
+    compact dates come through as written); the copy lives in a temporary folder removed
+    when the process ends.
+    """
+    codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[source.encoding]
+    out = _scratch() / f"{len(list(_scratch().iterdir()))}-{path.stem}.tsv"
+    with _opener(path)(path, "rt", encoding=codec, newline="") as src, open(out, "w", encoding="utf-8") as dst:
+        for line in src:
+            fields = line.split()
+            if fields:
+                dst.write("\t".join(fields) + "\n")
+    return out
+
+
+@functools.cache
+def _scratch() -> Path:
+    """One temporary folder per process for rewritten text files, removed when the process ends."""
+    folder = Path(tempfile.mkdtemp(prefix="seglib-text-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def read_source(
-    con: ibis.BaseBackend, source: SourceParams, path: Path, role: str, stage: bool = False
+    con: ibis.BaseBackend, source: SourceParams, path: Path, role: str, stage: bool = False,
+    header_only: bool = False,
 ) -> ibis.Table:
     """Read a client file (or glob) into an Ibis table without loading it into pandas.
 
@@ -112,26 +184,43 @@ def read_source(
                     f"set 'delimiter' in the params"
                 )
             delim = delimiters.pop()
+            encoding, quote = source.encoding, '"'
+            if delim == WHITESPACE:  # the engine splits on one character: rewrite the files tab-separated
+                files = [_as_tab_separated(f, source) for f in files]
+                delim, encoding = "\t", "utf-8"
             paths = [str(f) for f in files]
+            if len(files) > 1 and source.header and not source.union_by_name:
+                _same_columns(role, path, {f: _first_line(f, encoding).rstrip("\r\n").split(delim) for f in files})
+            names = None
+            if not source.header:
+                width = len(_first_line(files[0], encoding).rstrip("\r\n").split(delim))
+                names = [f"column_{i + 1}" for i in range(width)]
             if backend == "duckdb":
                 table = con.read_csv(
                     paths,
-                    header=True,
+                    header=source.header,
                     all_varchar=True,
                     delim=delim,
-                    quote='"',
-                    encoding=source.encoding,
-                    union_by_name=len(paths) > 1,
+                    quote=quote,
+                    encoding=encoding,
+                    union_by_name=source.union_by_name and len(paths) > 1,
                     normalize_names=False,
+                    **({"names": names} if names else {}),
                 )
             else:
-                table = con.read_csv(paths, header=True, sep=delim, encoding=source.encoding, inferSchema=False,
-                                     quote='"', escape='"', multiLine=True)
+                table = con.read_csv(paths, header=source.header, sep=delim, encoding=encoding, inferSchema=False,
+                                     quote=quote, escape='"', multiLine=True)
+                if names:
+                    table = table.rename(dict(zip(names, table.columns)))
             if stage:
                 table = materialize(con, table, f"seglib_staged_{role.rsplit('.', 1)[-1]}")
         elif fmt == "parquet":
+            if len(files) > 1 and not source.union_by_name:
+                import pyarrow.parquet as pq
+
+                _same_columns(role, path, {f: pq.read_schema(f).names for f in files})
             if backend == "duckdb":
-                table = con.read_parquet([str(f) for f in files])
+                table = con.read_parquet([str(f) for f in files], union_by_name=source.union_by_name)
             else:
                 _check_spark_parquet(files)
                 # Ibis's PySpark reader takes one path (a list would reach Spark as its text): the file, or the glob.
@@ -140,16 +229,20 @@ def read_source(
             frames = []
             for f in files:
                 try:
-                    frames.append(_excel_as_text(pd.read_excel(f, sheet_name=source.sheet or 0, dtype=object),
+                    rows = {"nrows": 0} if header_only else {}  # the preflight needs the column names only
+                    frames.append(_excel_as_text(pd.read_excel(f, sheet_name=source.sheet or 0, dtype=object, engine="calamine", **rows),
                                                  source.decimal))
                 except ValueError as exc:
                     if "Worksheet" in str(exc) or "sheet" in str(exc).lower():
-                        sheets = pd.ExcelFile(f).sheet_names
+                        sheets = pd.ExcelFile(f, engine="calamine").sheet_names
                         raise InputDataError(
                             f"{f}: sheet '{source.sheet}' not found (sheets: {', '.join(sheets)}); set 'sheet'"
                         ) from None
                     raise
-            table = materialize(con, ibis.memtable(pd.concat(frames, ignore_index=True)), "seglib_excel")
+            frame = pd.concat(frames, ignore_index=True)
+            if header_only:  # no rows: say the columns are text, as the cells would be
+                frame = frame.astype("string")
+            table = materialize(con, ibis.memtable(frame), "seglib_excel")
     except InputDataError:
         raise
     except Exception as exc:  # the engine's own message, with the file named
@@ -164,10 +257,13 @@ def read_source(
 
 
 def _engine_message(exc: Exception) -> str:
-    """The informative line of an engine error (for Spark: the Java exception, not the py4j preamble)."""
+    """The engine's explanation of an error: its first lines (DuckDB says where, then why), or for Spark
+    the Java exception, not the py4j preamble."""
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
     java = [ln for ln in lines if "Exception:" in ln and not ln.startswith("at ")]
-    return (java[0] if java else lines[0] if lines else type(exc).__name__)[:300]
+    if java:
+        return java[0][:300]
+    return " ".join(lines[:4])[:600] if lines else type(exc).__name__
 
 
 def _check_spark_parquet(files: list[Path]) -> None:

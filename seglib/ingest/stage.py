@@ -41,6 +41,37 @@ class IngestResult:
                              "written to": Path(out).name if out else ""})
         return pd.DataFrame(rows)
 
+    @property
+    def accounts(self) -> list[QualityAccount]:
+        """The data-quality account of each input: the transaction log's, then the customer table's."""
+        return [a for a in (self.account, self.customer_account) if a is not None]
+
+    def narrative(self) -> str:
+        return "\n\n".join(a.narrative() for a in self.accounts)
+
+    def _tables(self, name: str) -> pd.DataFrame:
+        """One of the account's tables for every input, with the input named first when there are two."""
+        frames = [getattr(a, name)() for a in self.accounts]
+        if len(frames) == 1:
+            return frames[0]
+        return pd.concat([f.assign(input=a.kind)[["input", *f.columns]] for a, f in zip(self.accounts, frames)],
+                         ignore_index=True)
+
+    def summary_table(self) -> pd.DataFrame:
+        return self._tables("summary_table")
+
+    def issues_table(self) -> pd.DataFrame:
+        return self._tables("issues_table")
+
+    def examples_table(self) -> pd.DataFrame:
+        return self._tables("examples_table")
+
+    def missing_table(self) -> pd.DataFrame:
+        return self._tables("missing_table")
+
+    def ranges_table(self) -> pd.DataFrame:
+        return self._tables("ranges_table")
+
 
 def run_ingest(params: Params, run_dir: str | Path, *, check_segments: bool = True) -> IngestResult:
     """Stage 1: read and clean every input the params name; write the clean tables and the account."""
@@ -77,7 +108,7 @@ def generate_if_asked(params: Params) -> None:
     ensure_demo_data(params.resolve(src.path).parent, **params.input.generate.model_dump())
 
 
-def preflight(params: Params) -> None:
+def preflight(params: Params) -> dict[str, list[str]]:
     """Before any stage runs: every input file exists, is readable and holds the mapped columns.
 
     The check reads only file headers, so it always uses an in-memory DuckDB: a run on Spark
@@ -85,14 +116,20 @@ def preflight(params: Params) -> None:
     """
     generate_if_asked(params)
     con = connect(EngineParams(threads=params.engine.threads))
+    found = {}
     try:
         src = params.input.transactions
         if src is not None:
-            raw = read_source(con, src, params.resolve(src.path), f"{params.source_file}: input.transactions")
+            raw = read_source(con, src, params.resolve(src.path), f"{params.source_file}: input.transactions",
+                              header_only=True)
             check_columns(raw, {f"columns.{k}": v for k, v in src.columns.items()}, str(params.source_file), src.path)
+            found["transactions"] = list(raw.columns)
         cust = params.input.customers
         if cust is not None:
-            raw = read_source(con, cust, params.resolve(cust.path), f"{params.source_file}: input.customers")
+            raw = read_source(con, cust, params.resolve(cust.path), f"{params.source_file}: input.customers",
+                              header_only=True)
             check_columns(raw, named_columns(cust), str(params.source_file), cust.path)
+            found["customers"] = list(raw.columns)
     finally:
         con.disconnect()
+    return found

@@ -19,11 +19,14 @@ from seglib import artifacts
 from seglib.config import Params
 from seglib.errors import InputDataError
 from seglib.ingest.aggregate import customer_aggregates, share_levels
-from seglib.ingest.cleaning import RULE_ORDER, clean_lines, drop_reason, is_cancellation, typed_columns
+from seglib.ingest import parsing
+from seglib.ingest.cleaning import COUNTED_TRIMS, RULE_ORDER, clean_lines, drop_reason, is_cancellation, typed_columns
 from seglib.ingest.quality import QualityAccount
 from seglib.ingest.reading import read_source
 
 _MAX_UNREADABLE_SHARE = 0.01
+#: Above this correlation between quantity and unit price, the "unit price" is probably a line total.
+PRICE_LOOKS_LIKE_TOTAL = 0.9
 
 
 def _unreadable_check(t: ir.Table, account_counts: dict, params: Params, raw_cols: dict) -> None:
@@ -94,6 +97,7 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
             f"({', '.join(f'{k}: {v:,}' for k, v in drops.items())}); loosen the cleaning section of "
             f"{params.source_file} (e.g. the analysis window, countries, or the column mapping)"
         )
+    params, auto_kept = _duplicates_policy(params, counts)
     snapshot = params.cleaning.snapshot_date or str(
         (pd.Timestamp(counts["last_passing_timestamp"]).normalize() + pd.Timedelta(days=1)).date()
     )
@@ -108,6 +112,7 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         "duplicates_passing": (clean["__n"] - 1).sum(where=passes),
         "first_kept": clean.timestamp.min(where=clean["__kept"]),
         "last_kept": clean.timestamp.max(where=clean["__kept"]),
+        "first_drop": clean["__reason"].min(where=clean["__reason"] > 0),
     }
     levels = share_levels(raw, cols)
     weighted = params.cleaning.duplicates == "keep"
@@ -135,6 +140,23 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
             steps.append({"rule": label, "action": "dropped", "rows": n, "examples": _examples(ex)})
     if params.cleaning.duplicates == "drop":
         steps.append({"rule": "exact duplicate of an earlier row", "action": "dropped", "rows": dedup_dropped, "examples": []})
+    notes = [f"timestamps read with format {info['date_format']}" if info["date_format"]
+             else "timestamps read from a typed column", f"snapshot date for recency: {snapshot}"]
+    corr = counts.get("quantity_price_corr")
+    if corr is not None and corr > PRICE_LOOKS_LIKE_TOTAL:
+        notes.append(f"the unit price rises with the quantity as a line total does (correlation {corr:.2f}): if "
+                     f"'{cols['unit_price']}' is the line's total, map it as columns.amount instead of unit_price, "
+                     f"or amounts are quantity x total")
+    vanished = per[per["lines_kept"].fillna(0) == 0]
+    if len(vanished):
+        why = vanished["first_drop"].map(lambda r: RULE_ORDER[int(r) - 1] if pd.notna(r) else
+                                         "dropped as outliers or duplicates").value_counts()
+        notes.append(f"{len(vanished):,} customers are left out because every line of theirs was dropped: "
+                     + ", ".join(f"{n:,} first by '{rule}'" for rule, n in why.items()))
+    if auto_kept and duplicates_raw:
+        notes.append(f"{duplicates_raw:,} lines repeat an earlier line exactly and were kept: without an order id "
+                     f"or a time of day they may be real repeat purchases; set cleaning.duplicates: drop to "
+                     f"remove them")
     if outliers.method != "none":
         action = {"drop": "dropped", "cap": "capped", "flag": "flagged (kept)"}[outliers.method]
         shown = f"{threshold:,.2f}" if threshold is not None else "none"
@@ -152,18 +174,30 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         rows_read=counts["rows_read"],
         rows_kept=rows_kept,
         steps=steps,
-        issues=_issues(counts, duplicates_raw),
+        issues=_issues(counts, duplicates_raw) + [
+            {"issue": f"values of '{cols[role]}' ({role}) with surrounding spaces, trimmed",
+             "rows": counts[f"trimmed_{role}"]} for role in COUNTED_TRIMS if counts.get(f"trimmed_{role}")],
         missing={name: counts[f"missing_{i}"] for i, name in enumerate(raw_columns)},
         customers_before=len(per),  # every customer id in the raw log has a row of the aggregate
         customers_after=len(kept_customers),
         date_range=[_iso(counts["first_timestamp"]), _iso(counts["last_timestamp"])],
         kept_date_range=[_iso(kept_customers["first_kept"].min()), _iso(kept_customers["last_kept"].max())],
         value_ranges={k: counts[k] for k in counts if k.startswith(("min_", "max_"))},
-        notes=[f"timestamps read with format {info['date_format']}" if info["date_format"] else "timestamps read from a typed column", f"snapshot date for recency: {snapshot}"],
+        notes=notes,
         snapshot_date=snapshot,
         revenue_kept=float(kept_customers["monetary"].sum()),
     )
     return account
+
+
+def _duplicates_policy(params: Params, counts: dict) -> tuple[Params, bool]:
+    """``duplicates: auto`` made concrete: drop exact duplicates when an order id or a time of day can prove
+    a line repeated, keep them otherwise; returns the params to clean with, and whether auto kept them."""
+    if params.cleaning.duplicates != "auto":
+        return params, False
+    provable = "order_id" in params.input.transactions.columns or counts["with_time_of_day"] > 0
+    cleaning = params.cleaning.model_copy(update={"duplicates": "drop" if provable else "keep"})
+    return params.model_copy(update={"cleaning": cleaning}), not provable
 
 
 def _checked_columns(cols: dict[str, str]) -> dict[str, str]:
@@ -181,6 +215,8 @@ def _quality_counts(typed: ir.Table, params: Params, raw_columns: list[str]) -> 
         "first_timestamp": typed["__timestamp"].min(),
         "last_timestamp": typed["__timestamp"].max(),
         "last_passing_timestamp": typed["__timestamp"].max(where=passing),
+        "with_time_of_day": ((typed["__timestamp"].hour() + typed["__timestamp"].minute()
+                              + typed["__timestamp"].second()) > 0).fill_null(False).sum(),
         "issue_missing_customer": typed["__customer_id"].isnull().sum(),
         "issue_cancellation_rows": typed["__cancel"].sum(),
         "issue_negative_quantity": (qty < 0).fill_null(False).sum(),
@@ -191,6 +227,9 @@ def _quality_counts(typed: ir.Table, params: Params, raw_columns: list[str]) -> 
         aggs["issue_negative_price"] = (typed["__unit_price"] < 0).fill_null(False).sum()
         aggs["min_unit_price"] = typed["__unit_price"].min()
         aggs["max_unit_price"] = typed["__unit_price"].max()
+    if "quantity" in cols and "unit_price" in cols:  # a unit price that grows with quantity is a line total
+        aggs["quantity_price_corr"] = typed["__quantity"].cast("float64").corr(
+            typed["__unit_price"].cast("float64"), where=passing & (typed["__quantity"] > 0), how="pop")
     if "quantity" in cols:
         aggs["min_quantity"] = typed["__quantity"].min()
         aggs["max_quantity"] = typed["__quantity"].max()
@@ -199,6 +238,10 @@ def _quality_counts(typed: ir.Table, params: Params, raw_columns: list[str]) -> 
     for role, raw_name in _checked_columns(cols).items():
         aggs[f"bad_{role}"] = typed[f"__bad_{role}"].sum()
         aggs[f"nonnull_{role}"] = typed[raw_name].notnull().sum()
+    for role in COUNTED_TRIMS:
+        if role in cols:
+            raw_text = parsing.text(typed[cols[role]], strip=False)
+            aggs[f"trimmed_{role}"] = (raw_text != typed[f"__{role}"]).fill_null(False).sum()
     for i, name in enumerate(raw_columns):
         column = typed[name]
         missing = column.isnull() | (column == "") if column.type().is_string() else column.isnull()

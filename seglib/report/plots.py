@@ -108,7 +108,7 @@ def correlation_heatmap(features) -> Figure:
 @_never_fails
 def scores_by_k(table: pd.DataFrame) -> Figure:
     """Silhouette, stability, Davies–Bouldin and Calinski–Harabasz against k, one line per family."""
-    data = table[table["error"].fillna("") == ""].copy()
+    data = table[table["error"].isna() | (table["error"].astype(str) == "")].copy()
     data = data[data["family"] != "rfm"]
     metrics = [m for m in ("silhouette", "stability", "davies_bouldin", "calinski_harabasz") if m in data]
     fig = _figure(10, 6)
@@ -126,6 +126,9 @@ def scores_by_k(table: pd.DataFrame) -> Figure:
 def lift_heatmap(zscores: pd.DataFrame) -> Figure:
     """Segment × feature: standardised difference from the base mean (past MAX_GRID features, the largest)."""
     total = zscores.shape[1]
+    if zscores.empty or total == 0:
+        return note_figure("No numeric clustering feature: the segments differ by their categories "
+                           "(see each segment's traits).")
     if total > MAX_GRID:
         largest = zscores.abs().max().sort_values(ascending=False, kind="stable").index[:MAX_GRID]
         zscores = zscores[[c for c in zscores.columns if c in set(largest)]]
@@ -151,7 +154,7 @@ def size_and_value(kpis: pd.DataFrame) -> Figure:
     long["measure"] = long["measure"].map(columns)
     fig = _figure(9, 1.0 + 0.45 * len(body))
     ax = fig.subplots()
-    sns.barplot(data=long, y="segment", x="value", hue="measure", ax=ax, palette=["#8da0cb", "#fc8d62"])
+    sns.barplot(data=long, y="segment", x="value", hue="measure", ax=ax, palette=["#8da0cb", "#fc8d62"][:len(columns)])
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set_xlabel("")
     ax.set_ylabel("")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from seglib import artifacts
 from seglib.config import dump_params, load_params
+from seglib.features import check_use
 from seglib.ingest import preflight
 from seglib.notebook import project_root
 from seglib.rendering import render_notebook_html, render_report_html
@@ -46,7 +47,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
 
     params_file = Path(params_file).resolve()
     params = load_params(params_file)
-    preflight(params)
+    check_use(params, preflight(params))  # files, columns and feature names checked before stage 1
     reports = Path(reports_dir) if reports_dir else project_root() / "reports"
     client_dir = reports / params.client
     client_dir.mkdir(parents=True, exist_ok=True)
