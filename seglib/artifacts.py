@@ -13,7 +13,11 @@ written and read back the same way wherever it is used.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +119,7 @@ PREVIOUS_RUN = Artifact("previous_run.txt", "runner", "the client's previous com
 FAILED = Artifact("FAILED.txt", "runner", "why a failed run failed, and the failed notebook")
 REPORT = Artifact("report.html", "runner", "the stakeholder report: no code, self-contained")
 NOTEBOOKS_HTML = Artifact("notebooks_html", "runner", "the executed notebooks as HTML, with code, for analysts")
+KERNEL_LOG = Artifact("kernel.log", "runner", "what the stage kernels wrote to stderr (their own log lines)")
 STAGING = Artifact("_staging", "engine", "the engine's scratch space during a stage; removed afterwards")
 
 # -- 01_ingest -----------------------------------------------------------------------------------
@@ -165,7 +170,7 @@ MIGRATION = Artifact("migration.csv", "score", "customers in both: segment befor
 ALL = (PARAMS, MANIFEST, PREVIOUS_RUN, QUALITY, QUALITY_CUSTOMERS, AGGREGATES, CLEAN_LOG, CUSTOMERS,
        CUSTOMER_COLUMNS, FEATURES,
        DICTIONARY, FEATURES_META, COMPARISON, ASSIGNMENTS, MODEL, CLUSTERING, KPIS, TESTS, ZSCORES, RULE_QUALITY,
-       ATTRIBUTE_MIX, OUTCOMES, SEGMENTS, EXPORTS, REPORT, NOTEBOOKS_HTML, FAILED, STAGING, SCORED)
+       ATTRIBUTE_MIX, OUTCOMES, SEGMENTS, EXPORTS, REPORT, NOTEBOOKS_HTML, FAILED, KERNEL_LOG, STAGING, SCORED)
 
 #: What seglib score writes in each scored/<export>/ folder.
 SCORED_FILES = (SCORED_ASSIGNMENTS, MIGRATION)
@@ -197,6 +202,17 @@ def run_id_of(folder: str | Path) -> str:
 def executed_notebook(run_dir: str | Path, stage: str) -> Path:
     """The executed notebook of one stage in the run folder (``01_ingest.ipynb``, ...)."""
     return Path(run_dir) / f"{stage}.ipynb"
+
+
+@functools.cache
+def process_scratch(prefix: str) -> Path:
+    """A short temporary folder for this process (one per prefix), removed when the process ends.
+
+    For what lives outside any run folder: the kernels' sockets, rewritten text inputs.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def require(run_dir: str | Path, *artifacts: Artifact, stage: str) -> None:

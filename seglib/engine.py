@@ -51,7 +51,7 @@ def connect(engine: EngineParams | None = None, workdir: Path | None = None) -> 
         con = ibis.duckdb.connect(**config)
         con.raw_sql("SET enable_progress_bar = false")
         # Time-zone-aware timestamps become UTC wall time, as on Spark (whose session is pinned to UTC).
-        con.raw_sql("SET TimeZone = 'UTC'")
+        con.raw_sql(f"SET TimeZone = '{engine.timezone}'")
         return con
     try:
         from pyspark.sql import SparkSession
@@ -70,7 +70,7 @@ def connect(engine: EngineParams | None = None, workdir: Path | None = None) -> 
     scratch.mkdir(parents=True, exist_ok=True)
     builder = (
         SparkSession.builder.master(engine.spark_master).appName("seglib")
-        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.session.timeZone", engine.timezone)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.warehouse.dir", str((scratch / "spark-warehouse").resolve()))

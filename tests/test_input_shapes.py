@@ -257,3 +257,33 @@ def test_a_unit_price_that_is_really_a_line_total_is_said(tmp_path):
     result = run_ingest(load_params(write_params(tmp_path, data)), tmp_path / "run")
     assert any(n.startswith("the unit price rises with the quantity as a line total does (correlation 1.00): if "
                             "'dollar_value' is the line's total, map it as columns.amount") for n in result.account.notes)
+
+
+def test_action_rules_and_names_are_checked_when_the_params_load(tmp_path):
+    """A misspelt key in an action rule, or an empty segment name, fails when the params load, not at stage 4."""
+    base = {"client": "t", "input": {"customers": {"path": "t.csv"}}}
+    data = {**base, "profiling": {"actions": [{"when": {"share_gt": 0.2}, "action": ["Call them"]}]}}
+    with pytest.raises(ParamsError, match=r"profiling.actions rule 0 has unknown key\(s\) \['action'\]; allowed: when, "
+                                          r"actions, team, channel, note"):
+        load_params(write_params(tmp_path, data))
+    data = {**base, "profiling": {"actions": [{"when": {"share_above": 0.2}, "actions": ["Call them"]}]}}
+    with pytest.raises(ParamsError, match=r"rule 0 has unknown condition key 'share_above'"):
+        load_params(write_params(tmp_path, data))
+    data = {**base, "profiling": {"names": {"0": " "}}}
+    with pytest.raises(ParamsError, match=r"profiling.names every new name must be a non-empty text"):
+        load_params(write_params(tmp_path, data))
+
+
+def test_offsets_become_wall_time_in_the_params_zone(tmp_path):
+    """Text with an offset (%z, detected) becomes wall time in engine.timezone; recency follows it."""
+    text = "cust,when,amount\nc1,2024-07-01T23:30:00+00:00,5\nc2,2024-07-01T10:00:00+02:00,6\nc3,2024-07-02T08:00:00Z,7\n"
+    (tmp_path / "log.csv").write_text(text, encoding="utf-8")
+    data = {"client": "t", "input": {"transactions": {"path": "log.csv", "columns": {
+        "customer_id": "cust", "timestamp": "when", "amount": "amount"}}},
+        "cleaning": {"outliers": {"method": "none"}}, "clustering": {"k_min": 2, "k_max": 3},
+        "engine": {"timezone": "Asia/Tokyo"}}
+    result = run_ingest(load_params(write_params(tmp_path, data)), tmp_path / "run")
+    assert result.account.date_range == ["2024-07-01 17:00:00", "2024-07-02 17:00:00"]  # 08:00Z is 17:00 in Tokyo
+    assert "Timestamps read with format %Y-%m-%dT%H:%M:%S%z" in result.narrative()
+    with pytest.raises(ParamsError, match=r"engine.timezone must be a time zone name.*got 'Mars/Olympus'"):
+        load_params(write_params(tmp_path, {**data, "engine": {"timezone": "Mars/Olympus"}}))

@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from seglib.config.schema import Params, Strict
+from seglib.config.inputs import Strict
+from seglib.config.schema import Params
 from seglib.errors import InputDataError, ParamsError
 
 

@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from seglib.errors import InputDataError
@@ -22,6 +23,8 @@ _EDGE_SPACE = r"^[ \t\n\r\f\x0B]+|[ \t\n\r\f\x0B]+\z"
 # month-first forms are both listed so that an ambiguous column is detected and
 # reported instead of guessed.
 AUTO_DATE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S%z",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M",
@@ -57,6 +60,7 @@ _DIRECTIVES = {
     "%p": (r"[AaPp][Mm]", "ampm"),
     "%b": (r"[A-Za-z]{3}", "month_abbr"),
     "%B": (r"[A-Za-z]{3,9}", "month_name"),
+    "%z": (r"Z|[+-]\d{2}:?\d{2}", "tz"),
 }
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december")
@@ -232,7 +236,12 @@ def timestamp(column: ir.Value, fmt: str | None) -> ir.TimestampValue:
         + " " + two(hour) + ":" + two(minute) + ":" + two(second)
     )
     ok = value.re_search(pattern) & (day <= month_days)
-    return ibis.ifelse(ok.fill_null(False), iso.cast("timestamp"), ibis.null("timestamp"))
+    stamp = iso.cast("timestamp")
+    if "tz" in raw:  # an offset: the instant, shown as wall time in the session's zone (engine.timezone)
+        tz = raw["tz"]
+        offset = ibis.ifelse(tz == "Z", "+00:00", tz.left(3) + ":" + tz.right(2))
+        stamp = (iso + offset).cast(dt.Timestamp(timezone="UTC")).cast("timestamp")
+    return ibis.ifelse(ok.fill_null(False), stamp, ibis.null("timestamp"))
 
 
 def _parses(values: list[str], fmt: str) -> bool:

@@ -8,16 +8,13 @@ names the file and says what to set in the params.
 
 from __future__ import annotations
 
-import atexit
-import functools
 import math
-import shutil
-import tempfile
 from pathlib import Path
 
 import ibis
 import pandas as pd
 
+from seglib.artifacts import process_scratch
 from seglib.config import SourceParams, resolve_files
 from seglib.engine import materialize
 from seglib.errors import InputDataError
@@ -152,12 +149,8 @@ def _as_tab_separated(path: Path, source: SourceParams) -> Path:
     return out
 
 
-@functools.cache
 def _scratch() -> Path:
-    """One temporary folder per process for rewritten text files, removed when the process ends."""
-    folder = Path(tempfile.mkdtemp(prefix="seglib-text-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder
+    return process_scratch("seglib-text-")
 
 
 def read_source(

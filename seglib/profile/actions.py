@@ -7,7 +7,6 @@ access, so editing the list you get never changes the defaults.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -15,6 +14,8 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from seglib.config import ProfilingParams, check_arguments
+from seglib.config.schema import ACTION_OPERATORS
 from seglib.errors import InputDataError, ParamsError
 from seglib.profile.checks import UNASSIGNED
 
@@ -24,8 +25,7 @@ from seglib.profile.checks import UNASSIGNED
 #: KPI names that action conditions may test (plus any column of the kpis table given).
 ACTION_KPIS = ("customers", "share", "revenue", "revenue_share", "avg_order_value", "orders_per_customer",
                "recency_days", "tenure_days", "return_rate", "clv_historic", "churn_risk_share")
-_OPERATORS = MappingProxyType({"_gt": operator.gt, "_ge": operator.ge, "_lt": operator.lt, "_le": operator.le})
-_RULE_KEYS = ("when", "actions", "team", "channel", "note")
+_OPERATORS = MappingProxyType(dict(zip(ACTION_OPERATORS, (operator.gt, operator.ge, operator.lt, operator.le))))
 _FALLBACK_ACTION = "No action rule matched: review this segment with the marketing team"
 
 
@@ -113,42 +113,20 @@ def suggest_actions(names: dict[int, str], kpis: pd.DataFrame, rules: list[dict]
 
 
 def _check_rules(rules, kpis: pd.DataFrame, where: str) -> None:
-    if not isinstance(rules, (list, tuple)) or not rules:
+    """The rules' shape by the params schema (the same check a params file gets before the ingest), then
+    the one thing only the KPIs can tell: that every condition names a KPI of this run."""
+    if not isinstance(rules, (list, tuple)) or not rules or not all(isinstance(r, Mapping) for r in rules):
         raise ParamsError(f"{where}: 'rules' must be a non-empty list of rule dicts (got {rules!r:.80}); "
                           f"pass None for the default table")
+    check_arguments(ProfilingParams, {"actions": [dict(r) for r in rules]}, where)
     kpi_names = set(ACTION_KPIS) | {str(c) for c in kpis.columns}
     allowed = (f"name_contains, unassigned, or <kpi>_gt/_ge/_lt/_le with <kpi> one of "
                f"{', '.join(sorted(kpi_names))}")
     for i, rule in enumerate(rules):
-        if not isinstance(rule, Mapping):
-            raise ParamsError(f"{where}: rule {i} must be a dict with 'when' and 'actions' (got {rule!r:.80})")
-        extra = [key for key in rule if key not in _RULE_KEYS]
-        if extra:
-            raise ParamsError(f"{where}: rule {i} has unknown key(s) {extra}; allowed: {', '.join(_RULE_KEYS)}")
-        when, actions = rule.get("when", {}), rule.get("actions")
-        if not isinstance(actions, (list, tuple)) or not actions or not all(
-                isinstance(a, str) and a.strip() for a in actions):
-            raise ParamsError(f"{where}: rule {i} 'actions' must be a non-empty list of texts (got {actions!r:.80})")
-        for key in ("team", "channel"):
-            if key in rule and not isinstance(rule[key], str):
-                raise ParamsError(f"{where}: rule {i} '{key}' must be a text such as 'marketing' (got {rule[key]!r})")
-        if not isinstance(when, Mapping):
-            raise ParamsError(f"{where}: rule {i} 'when' must be a dict of conditions (got {when!r:.80})")
-        for key, value in when.items():
-            if key == "name_contains":
-                texts = [value] if isinstance(value, str) else value
-                if not isinstance(texts, (list, tuple)) or not texts or not all(isinstance(t, str) for t in texts):
-                    raise ParamsError(f"{where}: rule {i} 'name_contains' must be a text or list of texts "
-                                      f"(got {value!r:.80})")
-            elif key == "unassigned":
-                if not isinstance(value, bool):
-                    raise ParamsError(f"{where}: rule {i} 'unassigned' must be true or false (got {value!r})")
-            else:
-                op = next((s for s in _OPERATORS if isinstance(key, str) and key.endswith(s)), None)
-                if op is None or key[: -len(op)] not in kpi_names:
-                    raise ParamsError(f"{where}: rule {i} has unknown condition key {key!r}; allowed: {allowed}")
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-                    raise ParamsError(f"{where}: rule {i} condition {key!r} needs a number (got {value!r})")
+        for key in rule.get("when", {}):
+            op = next((s for s in _OPERATORS if key.endswith(s)), None)
+            if op is not None and key[: -len(op)] not in kpi_names:
+                raise ParamsError(f"{where}: rule {i} has unknown condition key {key!r}; allowed: {allowed}")
 
 
 def _kpi_row(kpis: pd.DataFrame, k: int, name: str) -> pd.Series | None:

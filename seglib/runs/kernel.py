@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
-import functools
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
+from seglib.artifacts import process_scratch
 
 KERNEL_NAME = "seglib"
 
@@ -34,18 +31,21 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
-def local_kernel_manager():
+def local_kernel_manager(log: Path | None = None):
     """A kernel manager whose kernels talk over local (IPC) sockets, not TCP ports.
 
     Nothing is reachable from the network, and ipykernel no longer warns at every stage
     that it runs over TCP without encryption. The sockets live in a short per-process
     folder under the system temp dir (socket paths are limited to about 100 characters),
-    removed when the process ends.
+    removed when the process ends. With ``log``, what the kernel writes to stderr (its own
+    log lines, such as the KeyboardInterrupt it reports when a failed stage is shut down)
+    goes to that file instead of the user's terminal; errors in cells reach the run as
+    usual, through the notebook.
     """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum, default
 
-    sockets = _socket_folder()
+    sockets = process_scratch("seglib-k")
 
     class LocalKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
@@ -54,13 +54,11 @@ def local_kernel_manager():
         def _ip_default(self) -> str:
             return str(sockets / "kernel")
 
+        async def _async_pre_start_kernel(self, **kw):  # jupyter_client's hook for the launch arguments
+            kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+            if log is not None:
+                kw["stderr"] = open(log, "a", encoding="utf-8")  # noqa: SIM115 - the kernel process owns it
+            return kernel_cmd, kw
+
     return LocalKernelManager
 
-
-
-@functools.cache
-def _socket_folder() -> Path:
-    """One short folder per process for the kernels' sockets, removed when the process ends."""
-    folder = Path(tempfile.mkdtemp(prefix="seglib-k"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder

@@ -79,7 +79,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
                     cwd=str(notebooks),
                     progress_bar=False,
                     log_output=False,
-                    kernel_manager_class=local_kernel_manager(),
+                    kernel_manager_class=local_kernel_manager(artifacts.KERNEL_LOG.path(tmp)),
                 )
         except pm.PapermillExecutionError as exc:
             manifest["stages"].append(stage_record(stage, t0, "failed"))
