@@ -50,7 +50,7 @@ def connect(engine: EngineParams | None = None, workdir: Path | None = None) -> 
         # want ipywidgets for it).
         con = ibis.duckdb.connect(**config)
         con.raw_sql("SET enable_progress_bar = false")
-        # Time-zone-aware timestamps become UTC wall time, as on Spark (whose session is pinned to UTC).
+        # Time-zone-aware timestamps become wall time in engine.timezone (UTC by default), as on Spark.
         con.raw_sql(f"SET TimeZone = '{engine.timezone}'")
         return con
     try:

@@ -125,7 +125,11 @@ def test_value_column_gives_value_shares(planted_run):
     run, _, summary, frame, _ = planted_run
     kpis = summary.kpis.set_index("segment")
     assert kpis.loc["All customers", "revenue"] == pytest.approx(frame["spend"].sum())
-    assert kpis.drop("All customers")["revenue_share"].sum() == pytest.approx(1.0)
+    labels = artifacts.read_assignments(run)
+    spend = frame.set_index("cust_id")["spend"].loc[labels.index]
+    names = artifacts.read_segment_names(run)
+    for k, name in names.items():  # each segment's share, recomputed from the file
+        assert kpis.loc[name, "revenue_share"] == pytest.approx(spend[labels == k].sum() / spend.sum())
 
 
 def test_imputation_is_a_choice_and_counted(tmp_path):
@@ -197,6 +201,7 @@ def test_one_numeric_column_and_charts_never_fail(tmp_path):
     for fig in (plots.customer_map(fs, labels, names), plots.rfm_distributions(fs, labels, names),
                 plots.correlation_heatmap(fs), plots.feature_distributions(fs)):
         assert fig.get_axes() or fig.texts
+        assert not any("could not be drawn" in t.get_text() for t in fig.texts)
     broken = plots.lift_heatmap(None)
     assert "could not be drawn" in broken.texts[0].get_text()
 
@@ -230,6 +235,8 @@ def test_a_used_column_that_reads_like_an_outcome_is_warned(tmp_path):
     ("response", ["no", "yes", "no"], "outcome"),
     ("colour", ["red", "blue"], "categorical"),
     ("opened", ["2023-01-05", "2024-02-01"], "date"),
+    ("CustomerId", [f"C{i}" for i in range(30)], "id"),
+    ("RowNumber", list(range(1, 31)), "id"),
 ])
 def test_detect_kind(name, values, kind):
     """Detection by values and name, one case per kind."""

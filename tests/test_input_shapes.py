@@ -80,7 +80,6 @@ def test_whitespace_rows_with_missing_fields_are_not_taken_for_whitespace(tmp_pa
     text = "id date amount\n1 19970101 3\n2 19970102\n"
     with pytest.raises(InputDataError, match="columns found: 'id date amount'"):
         _ingest(tmp_path, text, {"columns": {"customer_id": "id", "timestamp": "date", "amount": "amount"}})
-    assert pd.__version__  # pandas is imported for the fixtures' frames
 
 
 def test_messages_say_what_is_wrong(tmp_path):
@@ -257,6 +256,10 @@ def test_a_unit_price_that_is_really_a_line_total_is_said(tmp_path):
     result = run_ingest(load_params(write_params(tmp_path, data)), tmp_path / "run")
     assert any(n.startswith("the unit price rises with the quantity as a line total does (correlation 1.00): if "
                             "'dollar_value' is the line's total, map it as columns.amount") for n in result.account.notes)
+    prices = [f"c{i % 9},2024-01-{1 + i % 28:02d},{q},{2.5 + (i % 5) / 10:.2f}" for i, q in enumerate([1, 2, 3] * 20)]
+    (tmp_path / "log.csv").write_text("cust,when,number_of_cds,dollar_value\n" + "\n".join(prices) + "\n")
+    result = run_ingest(load_params(write_params(tmp_path, data)), tmp_path / "run2")
+    assert not any("line total" in n for n in result.account.notes)  # a real unit price is not flagged
 
 
 def test_action_rules_and_names_are_checked_when_the_params_load(tmp_path):
@@ -287,3 +290,14 @@ def test_offsets_become_wall_time_in_the_params_zone(tmp_path):
     assert "Timestamps read with format %Y-%m-%dT%H:%M:%S%z" in result.narrative()
     with pytest.raises(ParamsError, match=r"engine.timezone must be a time zone name.*got 'Mars/Olympus'"):
         load_params(write_params(tmp_path, {**data, "engine": {"timezone": "Mars/Olympus"}}))
+
+
+def test_float_written_ids_in_text_files_lose_their_zero(tmp_path):
+    """'12346.0' in a CSV (a tool stored the ids as floats) is customer 12346, in logs and customer tables alike."""
+    from seglib.ingest.customers import ingest_customers  # noqa: F401 - the customer path uses the same rule
+    from seglib.ingest.parsing import id_text
+
+    text = "cust,when,amount\n12346.0,2024-01-01,5\n12346,2024-01-02,6\n00077,2024-01-03,7\n"
+    result, per = _ingest(tmp_path, text, {"columns": {"customer_id": "cust", "timestamp": "when", "amount": "amount"}})
+    assert list(per.index) == ["00077", "12346"] and per.loc["12346", "frequency"] == 2
+    assert id_text(pd.Series(["12346.0", "00077", "A-1.0"])).tolist() == ["12346", "00077", "A-1.0"]

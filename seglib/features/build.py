@@ -24,6 +24,10 @@ from seglib.features.transforms import clip_log1p, drop_near_duplicates, is_skew
 from seglib.ingest.columns import MAX_CATEGORY_LEVELS, OUTCOME_NAME
 from seglib.ingest.quality import QualityAccount
 
+#: The column several value columns are summed into (input.customers.value_column as a list).
+SUMMED_VALUE = "value"
+
+
 @dataclass
 class FeatureSet:
     """Per-customer features plus what the later stages need to know about them."""
@@ -127,6 +131,12 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
                 f"{matched:,} of {len(parts[0]):,} customers with purchases have a row in the customer table"
             )
             parts[0] = parts[0].join(attrs, how="left")
+            if params.input.customers.impute == "drop":  # customers the table left out stay out
+                without = ~parts[0].index.isin(attrs.index)
+                if without.any():
+                    notes.append(f"{int(without.sum()):,} customers with purchases but no complete row in the "
+                                 f"customer table are left out (input.customers.impute: drop)")
+                    parts[0] = parts[0][~without]
         else:
             parts.append(attrs)
     table = parts[0]
@@ -147,7 +157,8 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
     if outcomes:
         notes.append(f"outcomes, profiled per segment and never clustered: {', '.join(outcomes)}")
     default_use = [c for c in DEFAULT_TRANSACTION_USE if c in tx_cols] + [
-        c for c in attr_cols if c not in wide and c not in outcomes and c not in excluded and c != "value"]
+        c for c in attr_cols if c not in wide and c not in outcomes and c not in excluded
+        and not (c == SUMMED_VALUE and c == value_column and c not in meta)]
     used = fp.use if fp.use is not None else default_use
     unknown = [c for c in used if c not in table.columns]
     if unknown:
@@ -229,8 +240,11 @@ def _value_column(attrs: pd.DataFrame, wanted, current: str | None) -> tuple[pd.
                                 f"{names} is profiled as an attribute"]
     if len(names) == 1:
         return attrs, names[0], [f"value of a customer: '{names[0]}'"]
-    attrs = attrs.assign(value=attrs[names].sum(axis=1, min_count=1))
-    return attrs, "value", [f"value of a customer: 'value' = {' + '.join(names)}"]
+    if SUMMED_VALUE in attrs.columns:
+        raise InputDataError(f"input.customers.value_column lists {len(names)} columns to sum into '{SUMMED_VALUE}', "
+                             f"but the customer table already has a column '{SUMMED_VALUE}'; rename it or name it alone")
+    attrs = attrs.assign(**{SUMMED_VALUE: attrs[names].sum(axis=1, min_count=1)})
+    return attrs, SUMMED_VALUE, [f"value of a customer: '{SUMMED_VALUE}' = {' + '.join(names)}"]
 
 
 def summary(features: FeatureSet) -> pd.DataFrame:

@@ -23,7 +23,8 @@ OUTCOME_NAME = re.compile(
     r"(^|[^a-z])(churn\w*|attrit\w*|exited|response|responded|target|label|converted|conversion|outcome|y)"
     r"($|[^a-z])", re.IGNORECASE)
 #: Names of identifier columns.
-ID_NAME = re.compile(r"(^|[^a-z])(id|ids|key|uuid|guid)($|[^a-z])|_id$", re.IGNORECASE)
+ID_NAME = re.compile(r"(^|[^a-z])(id|ids|key|uuid|guid)($|[^a-z])|_id$|(?-i:[a-z](Id|ID|Key|Number|No))$",
+                     re.IGNORECASE)
 #: Text that means "yes" in a two-valued column; the other value is "no".
 POSITIVE_TEXT = ("1", "yes", "y", "true", "t", "churned", "churn", "attrited", "exited")
 #: Ordered codes: whole numbers in this range with at most this many values.

@@ -23,7 +23,7 @@ from seglib import artifacts
 from seglib.config import CustomerSource, Params
 from seglib.errors import InputDataError
 from seglib.ingest import columns as kinds
-from seglib.ingest.parsing import detect_date_format, id_text, with_decimal_point
+from seglib.ingest.parsing import MAX_NUMBER, detect_date_format, id_text, with_decimal_point
 from seglib.ingest.quality import QualityAccount
 from seglib.ingest.reading import check_columns, read_source
 
@@ -43,7 +43,8 @@ def type_attributes(frame: pd.DataFrame, decimal: str = ".", categorical=()) -> 
         present = col.notna() & (col.astype("string").str.strip() != "")
         if name not in categorical:
             numbers = _as_number(col, decimal) if not pd.api.types.is_numeric_dtype(col) else col.astype("float64")
-            numbers = numbers.where(np.isfinite(numbers))  # "inf" and "nan" are not values: unreadable
+            # "inf", "nan" and 1e300 are not values (an export error): unreadable, as in transaction logs
+            numbers = numbers.where(np.isfinite(numbers) & (numbers.abs() < MAX_NUMBER))
             readable = numbers.notna() & present
             if present.sum() and readable.sum() >= NUMERIC_SHARE * present.sum():
                 lost = int((present & ~readable).sum())
@@ -83,7 +84,7 @@ def _sentinels(frame: pd.DataFrame, src: CustomerSource) -> tuple[pd.DataFrame, 
         if not wanted:
             continue
         text = frame[name].astype("string").str.strip()
-        numbers = pd.to_numeric(text, errors="coerce")
+        numbers = _as_number(frame[name], src.decimal)  # 999 matches "999,0" with a decimal comma
         hit_any = pd.Series(False, index=frame.index)
         for sentinel in wanted:
             if isinstance(sentinel, (int, float)) and not isinstance(sentinel, bool):
@@ -111,7 +112,9 @@ def _parse_dates(values: pd.Series, name: str, src: CustomerSource, params: Para
     present = text.notna() & (text != "")
     fmt = src.date_format or detect_date_format(text[present].drop_duplicates().head(2000).tolist(),
                                                 f"{where}, column '{name}'")
-    dates = pd.to_datetime(text.where(present), format=fmt, errors="coerce")
+    dates = pd.to_datetime(text.where(present), format=fmt, errors="coerce", utc="%z" in fmt)
+    if "%z" in fmt:  # offsets: the instant, as wall time in engine.timezone (as for transaction logs)
+        dates = dates.dt.tz_convert(params.engine.timezone).dt.tz_localize(None)
     bad = int((present & dates.isna()).sum())
     if present.sum() and bad > 0.05 * present.sum():
         examples = ", ".join(repr(v) for v in text[present & dates.isna()].head(3))
@@ -311,7 +314,12 @@ def _impute(frame: pd.DataFrame, columns: list, how: str):
         gaps = frame[targets].isna().any(axis=1)
         steps.append({"rule": f"a missing value in a clustering column ({', '.join(targets)}; impute: drop)",
                       "action": "dropped", "rows": int(gaps.sum()), "examples": []})
-        return frame[~gaps], columns, steps
+        frame, targets = frame[~gaps], []
+    categories = [c.name for c in columns if c.kind == "categorical" and not c.excluded and c.name in frame
+                  and frame[c.name].isna().any()]
+    for name in categories:  # filled with their most common value, whatever impute says
+        steps.append({"rule": f"missing '{name}' filled with its most common value when clustering",
+                      "action": "imputed", "rows": int(frame[name].isna().sum()), "examples": []})
     for name in targets:
         n = int(frame[name].isna().sum())
         steps.append({"rule": f"missing '{name}' filled with the column's median when clustering (impute: {how})",

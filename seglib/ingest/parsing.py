@@ -137,6 +137,10 @@ def with_decimal_point(value, decimal: str):
 MAX_NUMBER = 1e15
 
 
+_EXACT = 2.0 ** 53  # floats below this hold whole numbers exactly
+_FLOAT_ID = r"^([0-9]+)\.0+$"
+
+
 def id_text(column):
     """Customer ids as text, exactly as the client wrote them; whole floats lose their ``.0``.
 
@@ -150,13 +154,16 @@ def id_text(column):
     """
     if isinstance(column, ir.Value):
         if column.type().is_floating():
-            whole = column.notnull() & (column == column.floor())
+            whole = column.notnull() & (column.abs() < _EXACT) & (column == column.floor())
             column = ibis.ifelse(whole, column.cast("int64").cast("string"), column.cast("string"))
-        return text(column)
+        # Text written by a tool that stored the ids as floats: "12346.0" is 12346 (a group, not a
+        # back-reference in the replacement: engines spell those differently).
+        value = text(column)
+        return ibis.ifelse(value.re_search(_FLOAT_ID), value.re_extract(_FLOAT_ID, 1), value)
     if column.dtype.kind == "f":
-        whole = column.notna() & (column == column.round())
+        whole = column.notna() & (column.abs() < _EXACT) & (column == column.round())
         column = column.astype("object").where(~whole, column[whole].astype("int64").astype("object"))
-    return column.astype("string").str.strip()
+    return column.astype("string").str.strip().str.replace(_FLOAT_ID, r"\1", regex=True)
 
 
 def number_text(value: int | float, decimal: str) -> str:

@@ -107,14 +107,16 @@ def _check_text_file(path: Path, source: SourceParams) -> str | None:
 
 
 def _same_columns(role: str, pattern: Path, headers: dict[Path, list[str]]) -> None:
-    """The files of a glob must have the same columns (in any order); the error lists each file's differences."""
-    clean = {f: [c.strip().strip('"') for c in cols] for f, cols in headers.items()}
+    """The files of a glob must have the same columns in the same order (engines read them by position);
+    the error lists each file's differences."""
+    clean = {f: [str(c).strip().strip('"') for c in cols] for f, cols in headers.items()}
     first, *rest = clean
-    odd = [f for f in rest if sorted(clean[f]) != sorted(clean[first])]
+    odd = [f for f in rest if clean[f] != clean[first]]
     if not odd:
         return
     lines = [f"{f.name}: {', '.join(repr(c) for c in clean[f] if c not in clean[first]) or 'nothing'} more, "
              f"{', '.join(repr(c) for c in clean[first] if c not in clean[f]) or 'nothing'} missing"
+             + (", the same columns in another order" if sorted(clean[f]) == sorted(clean[first]) else "")
              for f in odd[:5]]
     raise InputDataError(
         f"{role}: the files matched by '{pattern}' do not all have the columns of {first.name} "
@@ -166,6 +168,9 @@ def read_source(
     """
     files = resolve_files(path, role)
     fmt = detect_format(files, source)
+    if source.union_by_name and len(files) > 1 and con.name != "duckdb":
+        raise InputDataError(f"{role}: union_by_name works with the DuckDB engine only; give the files the same "
+                             f"columns, or use engine.backend: duckdb")
     name = files[0] if len(files) == 1 else str(path)
     backend = con.name
     try:
@@ -223,6 +228,8 @@ def read_source(
             for f in files:
                 try:
                     rows = {"nrows": 0} if header_only else {}  # the preflight needs the column names only
+                    if not source.header:
+                        rows["header"] = None
                     frames.append(_excel_as_text(pd.read_excel(f, sheet_name=source.sheet or 0, dtype=object, engine="calamine", **rows),
                                                  source.decimal))
                 except ValueError as exc:
@@ -232,6 +239,10 @@ def read_source(
                             f"{f}: sheet '{source.sheet}' not found (sheets: {', '.join(sheets)}); set 'sheet'"
                         ) from None
                     raise
+            if not source.header:
+                frames = [fr.set_axis([f"column_{i + 1}" for i in range(fr.shape[1])], axis=1) for fr in frames]
+            if len(frames) > 1 and not source.union_by_name:
+                _same_columns(role, path, {f: list(fr.columns) for f, fr in zip(files, frames)})
             frame = pd.concat(frames, ignore_index=True)
             if header_only:  # no rows: say the columns are text, as the cells would be
                 frame = frame.astype("string")

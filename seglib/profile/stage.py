@@ -84,7 +84,8 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     if fs.outcomes:
         summary.outcomes = outcome_table(table, labels, fs.outcomes)
         summary.outcomes.insert(1, "segment_name", segment_names(names, summary.outcomes["segment"]))
-    tied = tied_columns(table, labels, [c for c in fs.used if c not in fs.categorical])
+    own = [c for c in fs.used if c not in fs.categorical and not (c.endswith("_missing") and c[:-8] in table)]
+    tied = tied_columns(table, labels, own)  # not the _missing flags seglib made: they are no outcome
     summary.warnings = list(fs.warnings) + [
         f"'{c}' has two values and is tied to the segments (Cramér's V {v:.2f}): the segments largely restate "
         f"it. If it is a result (churn, response, purchase) rather than a trait, give it kind 'outcome' in "

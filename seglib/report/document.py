@@ -213,11 +213,18 @@ class RunReport:
                 continue
             hi, lo = rows.loc[rows["value"].idxmax()], rows.loc[rows["value"].idxmin()]
             word = "rate" if hi.measure == "rate" else "mean"
-            lift = f", {hi.lift:.1f}× the base {word} of {self._fmt(hi, hi.base)}" if pd.notna(hi.lift) else ""
+            if hi.value == lo.value:
+                out.append(f"<b>{esc(outcome)}</b> is the same in every segment: {self._fmt(hi, hi.value)}.")
+                continue
+            lift = (f", {hi.lift:.1f}× the base {word} of {self._fmt(hi, hi.base)}"
+                    if pd.notna(hi.lift) and hi.base > 0 else "")
+            interval = (f" (95% interval {self._fmt(hi, hi.low)}–{self._fmt(hi, hi.high)})"
+                        if pd.notna(hi.low) and pd.notna(hi.high) else "")
+            overlap = ("; their 95% intervals overlap, so the difference may be chance"
+                       if pd.notna(hi.low) and pd.notna(lo.high) and hi.low <= lo.high else "")
             out.append(
-                f"<b>{esc(outcome)}</b> is highest in <b>{esc(hi.segment_name)}</b>: {self._fmt(hi, hi.value)} "
-                f"(95% interval {self._fmt(hi, hi.low)}–{self._fmt(hi, hi.high)}){lift}; lowest in "
-                f"<b>{esc(lo.segment_name)}</b>: {self._fmt(lo, lo.value)}.")
+                f"<b>{esc(outcome)}</b> is highest in <b>{esc(hi.segment_name)}</b>: {self._fmt(hi, hi.value)}"
+                f"{interval}{lift}; lowest in <b>{esc(lo.segment_name)}</b>: {self._fmt(lo, lo.value)}{overlap}.")
         return out
 
     def _outcome_badges(self, segment: int) -> list[str]:
@@ -249,7 +256,7 @@ class RunReport:
             "customer is at risk when the days since their last order exceed twice their own mean gap between "
             "orders (for one-order customers, twice the median gap of all customers).</p>"
             if "monetary" in self.features.table else
-            f"<p>Value: <b>{esc(self.features.value_column)}</b> per customer, summed per segment.</p>"
+            f"<p>Value: <b>{esc(self._value_words())}</b> per customer, summed per segment.</p>"
             if self.features.value_column else ""
         )
         value += self._missing_text()
@@ -262,6 +269,11 @@ class RunReport:
         dictionary = self.features.dictionary[self.features.dictionary["used_for_clustering"].astype(str) == "True"]
         return _html(text + table_html(view, max_rows=15, floatfmt="{:,.6g}") + "<h3>Features used</h3>"
                      + table_html(dictionary[["name", "meaning", "unit", "transform"]]))
+
+    def _value_words(self) -> str:
+        """The customer table's value column, and what it adds up when seglib summed several."""
+        made = next((n for n in self.features.notes if n.startswith("value of a customer: ")), "")
+        return made.removeprefix("value of a customer: ").replace("'", "") or str(self.features.value_column)
 
     def _missing_text(self) -> str:
         """How missing values in clustering columns were handled, with counts per column (customer tables)."""
