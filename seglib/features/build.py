@@ -44,6 +44,7 @@ class FeatureSet:
     outcomes: list[str] = field(default_factory=list)  # profiled per segment, never clustered
     kinds: dict[str, str] = field(default_factory=dict)  # customer-table columns: their kind
     value_column: str | None = None  # what "value" means: monetary, or the customer table's value column
+    value_parts: list[str] = field(default_factory=list)  # the columns summed into value_column, if several
     warnings: list[str] = field(default_factory=list)  # for the report's "how far to trust it"
 
     def save(self, run_dir: Path) -> None:
@@ -104,11 +105,18 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
     attr_cols: list[str] = []
     meta: dict[str, dict] = {}
     value_column = "monetary" if tx_cols else None
+    value_parts: list[str] = []
     if params.input.customers is not None:
         attrs = artifacts.CUSTOMERS.read(run_dir)
         meta = artifacts.CUSTOMER_COLUMNS.read(run_dir) if artifacts.CUSTOMER_COLUMNS.exists(run_dir) else {}
-        attrs, value_column, value_note = _value_column(attrs, params.input.customers.value_column, value_column)
-        notes += value_note
+        wanted = params.input.customers.value_column
+        attrs, value_column, value_parts = _value_column(attrs, wanted, value_column)
+        if wanted and tx_cols:
+            notes.append(f"value is the transactions' monetary value; input.customers.value_column {wanted} is "
+                         f"profiled as an attribute")
+        elif wanted:
+            notes.append(f"value of a customer: '{value_column}'"
+                         + (f" = {' + '.join(value_parts)}" if value_parts else ""))
         attr_cols = list(attrs.columns)
         if parts:
             clash = sorted(set(attr_cols) & set(tx_cols))
@@ -198,7 +206,7 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
                 log_columns.append(c)  # amounts and counts only: never flags, codes or proportions
     dictionary = dictionary_rows(table, categorical, log_columns, used, kinds, meta)
     return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot, rfm_rules_used,
-                      outcomes, kinds, value_column, warnings)
+                      outcomes, kinds, value_column, value_parts=value_parts, warnings=warnings)
 
 
 def check_use(params: Params, found: dict[str, list[str]]) -> None:
@@ -227,7 +235,8 @@ def check_use(params: Params, found: dict[str, list[str]]) -> None:
 
 
 def _value_column(attrs: pd.DataFrame, wanted, current: str | None) -> tuple[pd.DataFrame, str | None, list[str]]:
-    """The customer table's value column (several are summed into ``value``); transactions' monetary wins."""
+    """The customer table's value column and the columns summed into it (several are summed into ``value``);
+    transactions' monetary wins."""
     if not wanted:
         return attrs, current, []
     names = [wanted] if isinstance(wanted, str) else list(wanted)
@@ -236,15 +245,14 @@ def _value_column(attrs: pd.DataFrame, wanted, current: str | None) -> tuple[pd.
         raise InputDataError(f"input.customers.value_column names {text}, which are not numeric columns of the "
                              f"customer table; name amount columns")
     if current is not None:
-        return attrs, current, [f"value is the transactions' monetary value; input.customers.value_column "
-                                f"{names} is profiled as an attribute"]
+        return attrs, current, []
     if len(names) == 1:
-        return attrs, names[0], [f"value of a customer: '{names[0]}'"]
+        return attrs, names[0], []
     if SUMMED_VALUE in attrs.columns:
         raise InputDataError(f"input.customers.value_column lists {len(names)} columns to sum into '{SUMMED_VALUE}', "
                              f"but the customer table already has a column '{SUMMED_VALUE}'; rename it or name it alone")
     attrs = attrs.assign(**{SUMMED_VALUE: attrs[names].sum(axis=1, min_count=1)})
-    return attrs, SUMMED_VALUE, [f"value of a customer: '{SUMMED_VALUE}' = {' + '.join(names)}"]
+    return attrs, SUMMED_VALUE, names
 
 
 def summary(features: FeatureSet) -> pd.DataFrame:

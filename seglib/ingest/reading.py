@@ -8,7 +8,10 @@ names the file and says what to set in the params.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+import tempfile
 from pathlib import Path
 
 import ibis
@@ -50,6 +53,10 @@ def detect_format(files: list[Path], source: SourceParams) -> str:
 WHITESPACE = "whitespace"
 
 
+#: The Python codec for each params encoding (a UTF-8 byte-order mark is skipped).
+_CODECS = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}
+
+
 def _opener(path: Path):
     import gzip
 
@@ -78,7 +85,7 @@ def _check_text_file(path: Path, source: SourceParams) -> str | None:
             f"{path}: the file is UTF-16 encoded (it starts with a UTF-16 byte-order mark) but the "
             f"params say encoding '{encoding}'; set encoding: utf-16"
         )
-    codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[encoding]
+    codec = _CODECS[encoding]
     try:
         text = head.decode(codec)
     except UnicodeDecodeError as exc:
@@ -126,33 +133,30 @@ def _same_columns(role: str, pattern: Path, headers: dict[Path, list[str]]) -> N
 
 
 def _first_line(path: Path, encoding: str) -> str:
-    codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[encoding]
-    with _opener(path)(path, "rt", encoding=codec, errors="replace") as fh:
+    with _opener(path)(path, "rt", encoding=_CODECS[encoding], errors="replace") as fh:
         for line in fh:
             if line.strip():
                 return line
     return ""
 
 
-def _as_tab_separated(path: Path, source: SourceParams) -> Path:
+def _as_tab_separated(path: Path, source: SourceParams, lines: int | None = None) -> Path:
     """A whitespace-aligned export rewritten, line by line, as tab-separated UTF-8 text the engine reads.
 
     Fields are split on runs of spaces and tabs (so aligned columns, leading zeros and
     compact dates come through as written); the copy lives in a temporary folder removed
-    when the process ends.
+    when the process ends. ``lines`` stops after that many lines (the preflight needs the
+    header only).
     """
-    codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[source.encoding]
-    out = _scratch() / f"{len(list(_scratch().iterdir()))}-{path.stem}.tsv"
-    with _opener(path)(path, "rt", encoding=codec, newline="") as src, open(out, "w", encoding="utf-8") as dst:
-        for line in src:
+    fd, name = tempfile.mkstemp(suffix=".tsv", prefix=f"{path.stem}-", dir=process_scratch("seglib-text-"))
+    os.close(fd)
+    with _opener(path)(path, "rt", encoding=_CODECS[source.encoding], newline="") as src, \
+            open(name, "w", encoding="utf-8") as dst:
+        for line in itertools.islice(src, lines):
             fields = line.split()
             if fields:
                 dst.write("\t".join(fields) + "\n")
-    return out
-
-
-def _scratch() -> Path:
-    return process_scratch("seglib-text-")
+    return Path(name)
 
 
 def read_source(
@@ -184,7 +188,7 @@ def read_source(
             delim = delimiters.pop()
             encoding, quote = source.encoding, '"'
             if delim == WHITESPACE:  # the engine splits on one character: rewrite the files tab-separated
-                files = [_as_tab_separated(f, source) for f in files]
+                files = [_as_tab_separated(f, source, 2 if header_only else None) for f in files]
                 delim, encoding = "\t", "utf-8"
             paths = [str(f) for f in files]
             if len(files) > 1 and source.header and not source.union_by_name:

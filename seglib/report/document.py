@@ -272,8 +272,8 @@ class RunReport:
 
     def _value_words(self) -> str:
         """The customer table's value column, and what it adds up when seglib summed several."""
-        made = next((n for n in self.features.notes if n.startswith("value of a customer: ")), "")
-        return made.removeprefix("value of a customer: ").replace("'", "") or str(self.features.value_column)
+        parts = self.features.value_parts
+        return self.features.value_column + (f" = {' + '.join(parts)}" if parts else "")
 
     def _missing_text(self) -> str:
         """How missing values in clustering columns were handled, with counts per column (customer tables)."""

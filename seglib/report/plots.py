@@ -169,15 +169,15 @@ def customer_map(features, labels: pd.Series, names: dict, *, seed: int = 0) -> 
 
     view = log_view(features)
     view = view.fillna(view.median())
+    if len(view) > MAP_SAMPLE:
+        view = view.sample(MAP_SAMPLE, random_state=seed)
     if features.used_categorical:  # category values as 0/1 columns, so mixed and categorical tables have a map
-        codes = pd.get_dummies(features.table[features.used_categorical].astype("object").fillna("(missing)"),
-                               dtype="float64")
-        view = pd.concat([view, codes], axis=1)
+        categories = features.table.loc[view.index, features.used_categorical]
+        view = pd.concat([view, pd.get_dummies(categories.astype("object").fillna("(missing)"), dtype="float64")],
+                         axis=1)
     if view.shape[1] < 2:
         return note_figure("A map needs two or more clustering features; this run has one, so the segments are "
                            "shown by the box plots below.")
-    if len(view) > MAP_SAMPLE:
-        view = view.sample(MAP_SAMPLE, random_state=seed)
     xy = PCA(n_components=2, random_state=seed).fit_transform(StandardScaler().fit_transform(view))
     seg = _segment_names(labels.loc[view.index], names)
     fig = _figure(8, 5.5)
