@@ -129,6 +129,11 @@ AGGREGATES = Artifact("customer_aggregates.parquet", "01_ingest", "the clean log
                       index=False)
 CLEAN_LOG = Artifact("clean_transactions.parquet", "01_ingest",
                      "the clean log itself (only with cleaning.write_clean_log)")
+HISTORIES = Artifact("purchase_histories.parquet", "01_ingest",
+                     "per customer: distinct purchase days and their value, before and after the holdout cutoff",
+                     index=False)
+HISTORY_WINDOW = Artifact("history_window.json", "01_ingest",
+                          "the window in day numbers, the holdout cutoff and its buckets, or why there is no holdout")
 CUSTOMERS = Artifact("customers.parquet", "01_ingest", "the typed customer table, indexed by customer id")
 CUSTOMER_COLUMNS = Artifact("customer_columns.json", "01_ingest",
                             "what each customer-table column is: its kind, detected or set, and why it is left out")
@@ -158,6 +163,10 @@ ATTRIBUTE_MIX = Artifact("attribute_mix.csv", "04_profiling", "share of each cat
 OUTCOMES = Artifact("outcomes.csv", "04_profiling", "each outcome's rate or mean per segment, interval and lift",
                     index=False, read_options=_TEXT_KEEPS_NA)
 SEGMENTS = Artifact("segments.json", "04_profiling", "names, traits, rules, rule agreement, actions, warnings")
+CLV = Artifact("clv.json", "04_profiling",
+               "the value model: fits with intervals, the holdout check, segment forecasts, or why it does not apply")
+CLV_CUSTOMERS = Artifact("clv_customers.parquet", "04_profiling",
+                         "per customer: P(alive), expected purchases and expected value over the horizon")
 EXPORTS = Artifact("exports", "04_profiling", "one CSV of all assignments and one per segment")
 
 # -- seglib score --------------------------------------------------------------------------------
@@ -167,10 +176,11 @@ SCORED_ASSIGNMENTS = Artifact("assignments.csv", "score", "the new export's cust
 MIGRATION = Artifact("migration.csv", "score", "customers in both: segment before (rows) and now (columns)")
 
 #: Every artifact, in the order the pipeline writes them.
-ALL = (PARAMS, MANIFEST, PREVIOUS_RUN, QUALITY, QUALITY_CUSTOMERS, AGGREGATES, CLEAN_LOG, CUSTOMERS,
+ALL = (PARAMS, MANIFEST, PREVIOUS_RUN, QUALITY, QUALITY_CUSTOMERS, AGGREGATES, HISTORIES, HISTORY_WINDOW, CLEAN_LOG,
+       CUSTOMERS,
        CUSTOMER_COLUMNS, FEATURES,
        DICTIONARY, FEATURES_META, COMPARISON, ASSIGNMENTS, MODEL, CLUSTERING, KPIS, TESTS, ZSCORES, RULE_QUALITY,
-       ATTRIBUTE_MIX, OUTCOMES, SEGMENTS, EXPORTS, REPORT, NOTEBOOKS_HTML, FAILED, KERNEL_LOG, STAGING, SCORED)
+       ATTRIBUTE_MIX, OUTCOMES, SEGMENTS, CLV, CLV_CUSTOMERS, EXPORTS, REPORT, NOTEBOOKS_HTML, FAILED, KERNEL_LOG, STAGING, SCORED)
 
 #: What seglib score writes in each scored/<export>/ folder.
 SCORED_FILES = (SCORED_ASSIGNMENTS, MIGRATION)

@@ -7,6 +7,9 @@ saved model then assigns each customer in the engine too (:mod:`seglib.cluster.e
 rebuilds it as an Ibis expression over the per-customer table; HDBSCAN, which assigns
 by the nearest fitted customer, predicts in memory in chunks). Customers present in both
 the run and the new export are compared: the migration table says who moved where.
+Where the run fitted the value model (:mod:`seglib.clv`), each scored customer also gets
+their P(alive), expected purchases and expected value under the run's parameters, measured
+from the new export's own snapshot.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pandas as pd
 import yaml
 
 from seglib import artifacts
+from seglib.clv import score_histories
 from seglib.cluster import assign_segments, assignment, load_model
 from seglib.config import Params, validate_params
 from seglib.engine import session
@@ -76,6 +80,9 @@ def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
         "segment_id": labels.values,
         "segment_name": segment_names(names, labels.values),
     })
+    forecast = score_histories(run_folder, folder)  # the run's fitted value model on the new export's histories
+    if forecast is not None:
+        assignments = assignments.join(forecast, on="customer_id")
     artifacts.SCORED_ASSIGNMENTS.write(folder, assignments)
     before = artifacts.read_assignments(run_folder)
     migration = migration_table(before, names, labels, names)

@@ -137,6 +137,10 @@ def test_scoring_the_training_export_reproduces_the_labels(small_params, finishe
     assert len(merged) == len(run)
     assert (merged["segment_id_run"] == merged["segment_id_scored"]).all()
     assert int(result.migration.to_numpy().trace()) == len(run)
+    # Same export, same snapshot, the run's own fitted value model: the same forecast per customer.
+    assert json.loads((finished_run.folder / "clv.json").read_text())["applies"]
+    for col in ("p_alive", "expected_purchases", "expected_value"):
+        assert merged[f"{col}_run"].to_numpy() == pytest.approx(merged[f"{col}_scored"].to_numpy(), rel=1e-9), col
 
 
 def test_scoring_other_data_assigns_everyone(finished_run, tmp_path):

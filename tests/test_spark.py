@@ -16,6 +16,8 @@ import subprocess
 import pandas as pd
 import pytest
 
+from seglib import artifacts
+from seglib.clv.stage import read_histories
 from seglib.config import validate_params
 from seglib.datasets import ensure_demo_data
 from seglib.errors import InputDataError
@@ -67,6 +69,10 @@ def _run(tmp_path, backend: str, **kwargs):
     result = run_ingest(params, run)
     features = build_features(params, run)
     quality = json.loads((run / "quality.json").read_text())
+    # The value model's inputs ride along with the features: the fits are a deterministic function of them.
+    histories = read_histories(run)
+    histories.attrs["window"] = artifacts.HISTORY_WINDOW.read(run)
+    features.table.attrs["histories"] = histories
     return result.account, features.table, quality
 
 
@@ -92,6 +98,7 @@ def test_spark_gives_the_same_features_and_counts_as_duckdb(tmp_path, spark_read
     # Every per-customer feature is identical: same customers, same columns, same numbers to the last bit.
     assert len(duck_features) > 100
     pd.testing.assert_frame_equal(spark_features, duck_features, check_exact=True)
+    _same_histories(duck_features, spark_features)
 
 
 def test_spark_equals_duckdb_on_typed_parquet_with_duplicates_kept(tmp_path, spark_ready):
@@ -119,6 +126,15 @@ def test_spark_equals_duckdb_on_typed_parquet_with_duplicates_kept(tmp_path, spa
             step["examples"] = len(step["examples"])
     assert spark_quality == duck_quality
     pd.testing.assert_frame_equal(spark_features, duck_features, check_exact=True)
+    _same_histories(duck_features, spark_features)
+
+
+def _same_histories(duck_features, spark_features):
+    """Purchase days, values and the holdout split per customer: identical on both engines."""
+    duck, spark = duck_features.attrs["histories"], spark_features.attrs["histories"]
+    assert duck.attrs["window"] == spark.attrs["window"] and duck.attrs["window"]["cutoff_day"] is not None
+    assert len(duck) > 100 and duck["hold_days"].sum() > 0
+    pd.testing.assert_frame_equal(spark, duck, check_exact=True)
 
 
 def test_engine_scoring_on_spark_equals_predict(tmp_path, spark_ready):

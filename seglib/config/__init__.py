@@ -18,6 +18,7 @@ from seglib.config.inputs import (
 from seglib.config.schema import (
     CleaningParams,
     ClusteringParams,
+    ClvParams,
     EngineParams,
     FeatureParams,
     OutlierParams,
@@ -27,7 +28,7 @@ from seglib.config.schema import (
 )
 
 __all__ = [
-    "CANONICAL_TRANSACTION_COLUMNS", "CleaningParams", "ClusteringParams", "CustomerSource", "EngineParams",
+    "CANONICAL_TRANSACTION_COLUMNS", "CleaningParams", "ClusteringParams", "ClvParams", "CustomerSource", "EngineParams",
     "FeatureParams", "GenerateParams", "InputParams", "OutlierParams", "Params", "ProfilingParams", "RfmRule",
     "SourceParams", "TransactionSource", "check_arguments", "dump_params", "load_params", "resolve_files",
     "validate_params",

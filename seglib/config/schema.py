@@ -226,6 +226,18 @@ class ProfilingParams(Strict):
         return value
 
 
+class ClvParams(Strict):
+    """The forward-looking value model (transaction data only; see :mod:`seglib.clv`)."""
+
+    enabled: bool = Field(True, description="fit BG/NBD + Gamma-Gamma; off: historic value and the churn rule only")
+    horizon_days: int = Field(365, ge=1, le=3650, description="how far ahead expected purchases and value reach")
+    discount_rate_annual: float = Field(0.0, ge=0.0, lt=1.0, description="yearly rate future value is discounted by")
+    holdout_days: int | None = Field(
+        None, ge=7, description="days held back at the end of the window to check the model; null = the last quarter")
+    alive_threshold: float = Field(
+        0.5, gt=0.0, lt=1.0, description="a customer whose P(alive) is below this is at churn risk")
+
+
 class EngineParams(Strict):
     backend: Literal["duckdb", "spark"] = "duckdb"
     threads: int | None = Field(None, ge=1, le=256)
@@ -261,6 +273,7 @@ class Params(Strict):
     features: FeatureParams = Field(default_factory=FeatureParams)
     clustering: ClusteringParams = Field(default_factory=ClusteringParams)
     profiling: ProfilingParams = Field(default_factory=ProfilingParams)
+    clv: ClvParams = Field(default_factory=ClvParams)
     engine: EngineParams = Field(default_factory=EngineParams)
 
     @model_validator(mode="after")

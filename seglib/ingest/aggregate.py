@@ -59,13 +59,12 @@ def customer_aggregates(
     snap = ibis.timestamp(f"{snapshot} 00:00:00").epoch_seconds()
     has_qty = "quantity" in clean.columns
     kept = clean["__kept"]
-    sign = clean.quantity if has_qty else clean.amount
-    purchase = kept & (sign > 0) & ~clean.is_cancellation
+    purchase = purchase_line(clean)
     # Money is summed as an exact decimal: floating-point sums in a parallel engine depend
     # on the order of the rows, and the same data must give the same numbers every run.
     amount = clean.amount.cast(MONEY)
     weight = clean["__w"] if weighted else None
-    value = _weighted(amount, weight)
+    value = times_weight(amount, weight)
     aggs = {
         "frequency": clean.order_id.nunique(where=purchase),
         "monetary": value.sum(where=kept),
@@ -75,7 +74,7 @@ def customer_aggregates(
         "last_ts": clean.timestamp.max(where=purchase),
     }
     if has_qty:
-        aggs["items"] = _weighted(clean.quantity.cast(MONEY), weight).sum(where=purchase)
+        aggs["items"] = times_weight(clean.quantity.cast(MONEY), weight).sum(where=purchase)
     for column, levels in share_levels.items():
         for level in levels:
             hit = purchase & (clean[column].fill_null("(missing)") == level)
@@ -107,7 +106,13 @@ def customer_aggregates(
     return per.select(**out, **{k: per[k] for k in (extra or {})})
 
 
-def _weighted(value: ir.DecimalValue, weight: ir.IntegerValue | None) -> ir.DecimalValue:
+def purchase_line(clean: ir.Table) -> ir.BooleanValue:
+    """A kept line with a positive quantity (or amount, without a quantity) on an order that is not cancelled."""
+    sign = clean.quantity if "quantity" in clean.columns else clean.amount
+    return clean["__kept"] & (sign > 0) & ~clean.is_cancellation
+
+
+def times_weight(value: ir.DecimalValue, weight: ir.IntegerValue | None) -> ir.DecimalValue:
     """``value`` times the line's weight (when there is one), still the exact money type."""
     return value if weight is None else (value * weight).cast(MONEY)
 

@@ -19,6 +19,7 @@ from seglib import artifacts
 from seglib.config import Params
 from seglib.errors import InputDataError
 from seglib.ingest.aggregate import customer_aggregates, share_levels
+from seglib.ingest.histories import history_window, purchase_histories
 from seglib.ingest import parsing
 from seglib.ingest.cleaning import COUNTED_TRIMS, RULE_ORDER, clean_lines, drop_reason, is_cancellation, typed_columns
 from seglib.ingest.quality import QualityAccount
@@ -123,6 +124,10 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     per.insert(0, "customer_id", per.pop("customer_id").astype(str))
     kept_customers = per[per["lines_kept"].fillna(0) > 0]
     artifacts.AGGREGATES.write(out_dir, kept_customers.drop(columns=list(extra)))
+    if params.clv.enabled and len(kept_customers) and kept_customers["first_kept"].notna().any():
+        window = history_window(params, snapshot, pd.Timestamp(kept_customers["first_kept"].min()))
+        artifacts.HISTORIES.write(out_dir, purchase_histories(clean, window, weighted).order_by("customer_id").to_pandas())
+        artifacts.HISTORY_WINDOW.write(out_dir, window.to_dict())
     if params.cleaning.write_clean_log:
         written = clean.filter(clean["__kept"])
         written = written.drop("__kept", "__reason", "__n", "__w") if params.cleaning.duplicates == "drop" else \

@@ -13,11 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from seglib import artifacts
+from seglib.clv import CUSTOMER_COLUMNS as FORECAST_COLUMNS
+from seglib.clv import ValueForecast, value_stage
 from seglib.config import Params
 from seglib.features import FeatureSet
 from seglib.profile.actions import suggest_actions
 from seglib.profile.effects import compare_features
-from seglib.profile.kpis import attribute_mix, lift_table, segment_kpis
+from seglib.profile.kpis import attribute_mix, churn_risk, lift_table, segment_kpis
 from seglib.profile.naming import name_segments, segment_name, segment_names
 from seglib.profile.outcomes import outcome_table, tied_columns
 from seglib.profile.rules import segment_rules
@@ -41,6 +43,8 @@ class SegmentSummary:
     mix: pd.DataFrame = field(default_factory=pd.DataFrame)
     outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)  # see seglib.profile.outcomes
     warnings: list[str] = field(default_factory=list)
+    forecast: ValueForecast | None = None  # the value model's result (see seglib.clv), None before it ran
+    churn: dict = field(default_factory=dict)  # how churn risk is defined in this run: basis and words
 
     def rules_table(self) -> pd.DataFrame:
         rows = [{"segment": self.names[k], "rule": self.rules.get(k, "")} for k in self.names]
@@ -70,6 +74,9 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     categorical = [c for c in fs.categorical if c != "rfm_segment"]
     names = name_segments(table, labels, fs.dictionary, overrides=params.profiling.names or None)
     kpis = segment_kpis(table, labels, value_column=value)
+    one_time_risk = churn_risk(table) if "mean_days_between_orders" in table else None
+    forecast = value_stage(params, run_dir, labels, one_time_risk)
+    churn = _add_forecast(kpis, forecast) if "churn_risk_share" in kpis else {}
     kpis.insert(0, "segment", segment_names(names, kpis.index))  # "All customers" stays as it is
     tests = compare_features(table, labels, numeric=numeric, categorical=categorical)
     lift = lift_table(table, labels, fs.used_numeric or numeric)
@@ -80,7 +87,7 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
         rule_depth=params.profiling.rule_depth, seed=params.seed)
     actions = suggest_actions(names, kpis, params.profiling.actions)
     summary = SegmentSummary(names, kpis.reset_index(drop=True), tests, zscores, traits, rules, agreement,
-                             quality, actions)
+                             quality, actions, forecast=forecast, churn=churn)
     if fs.outcomes:
         summary.outcomes = outcome_table(table, labels, fs.outcomes)
         summary.outcomes.insert(1, "segment_name", segment_names(names, summary.outcomes["segment"]))
@@ -90,13 +97,40 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
         f"'{c}' has two values and is tied to the segments (Cramér's V {v:.2f}): the segments largely restate "
         f"it. If it is a result (churn, response, purchase) rather than a trait, give it kind 'outcome' in "
         f"input.customers.kinds" for c, v in tied.items()]
-    summary.exports = write_exports(run_dir, table, labels, names, extra=[*fs.outcomes, value])
+    summary.warnings += forecast.warnings
+    per_customer = forecast.customers[list(FORECAST_COLUMNS)] if forecast.applies else None
+    summary.exports = write_exports(run_dir, table.join(per_customer) if per_customer is not None else table, labels,
+                                    names, extra=[*fs.outcomes, value, *(FORECAST_COLUMNS if forecast.applies else ())])
     if categorical:
         mix = attribute_mix(table, labels, categorical)
         mix.insert(0, "segment_name", segment_names(names, mix["segment"]))
         summary.mix = mix
     _save_summary(run_dir, summary)
     return summary
+
+
+#: The forecast's per-segment columns that join the KPIs (see seglib.clv.forecast.segment_forecast).
+FORECAST_KPIS = ("expected_purchases_per_customer", "expected_value", "expected_value_low", "expected_value_high",
+                 "expected_value_per_customer", "uncertain", "active_share", "one_time_share", "recent_value")
+
+
+def _add_forecast(kpis: pd.DataFrame, forecast: ValueForecast) -> dict:
+    """Join the forecast's segment columns to the KPIs; where the model applies, churn risk is P(alive) below the
+    threshold instead of the rule. Returns how churn risk is defined."""
+    if not forecast.applies:
+        return {"basis": "rule", "definition": (
+            "a rule: a customer is at risk when the days since their last order exceed twice their own mean gap "
+            "between orders (for one-order customers, twice the median gap of all customers)"),
+            "why": forecast.reason}
+    seg = forecast.segments.set_index("segment")
+    for col in FORECAST_KPIS:
+        kpis[col] = [seg[col].get(k, float("nan")) for k in kpis.index]
+    kpis["churn_risk_share"] = [seg["at_risk_share"].get(k, float("nan")) for k in kpis.index]
+    return {"basis": "model", "definition": (
+        f"the purchase model: a customer who has bought on more than one day is at risk when the probability "
+        f"that they are still active (P(alive)) is below {forecast.alive_threshold:g}; the model cannot tell "
+        f"whether a customer who bought on one day only has left, so for them the rule decides (at risk when the "
+        f"days since their purchase exceed twice the median gap between orders of all customers)")}
 
 
 def _zscores(lift: pd.DataFrame, names: dict) -> pd.DataFrame:
@@ -144,6 +178,7 @@ def _save_summary(run_dir: Path, s: SegmentSummary) -> None:
         "rules": {str(k): v for k, v in s.rules.items()},
         "rule_agreement": s.rule_agreement,
         "actions": {str(k): v for k, v in s.actions.items()},
+        "churn": s.churn,
     }
     if s.warnings:
         data["warnings"] = s.warnings

@@ -17,6 +17,7 @@ from seglib.features import FeatureSet
 from seglib.ingest import QualityAccount
 from seglib.profile import migration_table
 from seglib.rendering import esc, table_html
+from seglib.report.forecast import ForecastText
 
 
 def quiet() -> None:
@@ -68,6 +69,9 @@ class RunReport:
         self.warnings = seg.get("warnings", [])
         # Transactions give revenue; a customer table gives the value of its value column, if it names one.
         self.value_word = "revenue" if "monetary" in self.features.table else "value"
+        self.churn = seg.get("churn") or {}
+        clv = artifacts.CLV.read(run_dir) if artifacts.CLV.exists(run_dir) else None
+        self.forecast = ForecastText(clv, self.names, self.value_word, "monetary" in self.features.table)
 
         self.previous = _previous_run(run_dir)
 
@@ -131,11 +135,18 @@ class RunReport:
                 for r in top.itertuples())
             parts.append(f"<li>Most of the value sits in {value}.</li>")
         parts += [f"<li>{sentence}</li>" for sentence in self._outcome_sentences()]
+        if "monetary" in self.features.table:
+            parts += [f"<li>{sentence}</li>" for sentence in self.forecast.summary_sentences()]
         if "churn_risk_share" in rows:
             risk = rows.sort_values("churn_risk_share", ascending=False).iloc[0]
+            how = ("at churn risk: repeat buyers whom the purchase model gives less than a "
+                   f"{self.forecast.summary.get('alive_threshold', 0.5):.0%} chance of still being active, and "
+                   "one-day buyers past twice the usual gap between orders (see Method)"
+                   if self.churn.get("basis") == "model" else
+                   "at churn risk by a rule: more than twice their usual gap without ordering (see Method)")
             parts.append(
-                f"<li>Most at risk: <b>{esc(risk.segment)}</b>, where {risk.churn_risk_share:.0%} of customers have "
-                f"gone more than twice their usual gap without ordering.</li>")
+                f"<li>Most at risk: <b>{esc(risk.segment)}</b>, where {risk.churn_risk_share:.0%} of customers are "
+                f"{how}.</li>")
         largest = rows.sort_values("customers", ascending=False).iloc[0]
         parts.append(f"<li>The largest segment is <b>{esc(largest.segment)}</b> ({largest.share:.0%}).</li>")
         first_actions = []
@@ -165,6 +176,7 @@ class RunReport:
                     if col in r and pd.notna(r[col]):
                         label = label.replace("revenue", self.value_word)
                         kp.append(f"<span><b>{fmt.format(r[col])}</b> {label}</span>")
+            kp += self.forecast.card_badges(k)
             kp += self._outcome_badges(k)
             traits = "".join(f"<li>{esc(t['sentence'])}</li>" for t in self.traits.get(k, []))
             acts = "".join(f"<li>{esc(a)}</li>" for a in self.actions.get(k, []))
@@ -175,6 +187,10 @@ class RunReport:
                 f"<p><b>Who is in it</b> (rule)</p><div class='rule'>{esc(rule)}</div>"
                 f"<p><b>Suggested actions</b></p><ul>{acts}</ul></div>")
         return _html("<div class='cards'>" + "".join(cards) + "</div>")
+
+    def forecast_check(self):
+        """The value forecast per segment and how far to trust it: the holdout check in words and a table."""
+        return _html(self.forecast.section())
 
     def trust(self):
         s = self.clustering["chosen_scores"]
@@ -252,9 +268,8 @@ class RunReport:
         used = ", ".join(self.features.used)
         value = (
             "<p>Value: <b>historic revenue per customer</b> over the analysis window (net of returns and "
-            "cancellations, in the currency of the data); no forecast of future value is made. Churn risk: a "
-            "customer is at risk when the days since their last order exceed twice their own mean gap between "
-            "orders (for one-order customers, twice the median gap of all customers).</p>"
+            "cancellations, in the currency of the data). Churn risk: "
+            f"{esc(self.churn.get('definition', 'see the segment KPIs'))}.</p>" + self.forecast.method()
             if "monetary" in self.features.table else
             f"<p>Value: <b>{esc(self._value_words())}</b> per customer, summed per segment.</p>"
             if self.features.value_column else ""

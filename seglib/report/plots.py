@@ -209,3 +209,24 @@ def rfm_distributions(features, labels: pd.Series, names: dict) -> Figure:
         ax.set_ylabel("")
         ax.set_xlabel("")
     return fig
+
+
+@_never_fails
+def forecast_check(clv: dict | None) -> Figure:
+    """Cumulative purchase days in the held-back weeks (or months): what happened, the model and the naive baseline."""
+    if not clv or not clv.get("applies"):
+        reason = (clv or {}).get("reason", "the run has no value forecast")
+        return note_figure(f"No holdout chart: {reason}.")
+    curve = pd.DataFrame(clv["holdout"]["curve"])
+    when = pd.Timestamp("1970-01-01") + pd.to_timedelta(curve["day"], unit="D")
+    fig = _figure(8, 3.2)
+    ax = fig.subplots()
+    ax.plot(when, curve["actual"], color="black", linewidth=2.2, label="what happened")
+    ax.plot(when, curve["model"], color="#1f77b4", linewidth=1.8, label="model forecast")
+    ax.plot(when, curve["naive"], color="#7f7f7f", linewidth=1.4, linestyle="--", label="naive baseline")
+    ax.set_ylabel("purchase days since the cut-off\n(cumulative)")
+    ax.set_title(f"The last {clv['holdout']['days']} days, held back from the fit", fontsize=10)
+    ax.legend(frameon=False, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    return fig
