@@ -404,3 +404,23 @@ def test_setting_without_its_column_is_a_params_error(tmp_path):
     data["cleaning"]["countries"] = ["UK"]
     with pytest.raises(ParamsError, match="cleaning.countries is set but no 'country' column is mapped"):
         _params(tmp_path, data)
+
+
+def test_a_hand_set_snapshot_is_the_end_of_that_day(tmp_path, tiny_log):
+    """Snapshot on the last kept day: recency 0 for that day's buyer, never -1; before it: a clear error."""
+    data = tx_params(cleaning={"cancellation_prefix": "C", "non_product_codes": ["POST"],
+                               "outliers": {"method": "none"}, "snapshot_date": "2024-01-20"})
+    params = validate_params(data, str(write_params(tmp_path, data)))
+    run = tmp_path / "run"
+    run_ingest(params, run)
+    f = build_features(params, run).table
+    # c3 bought at 18:00 on 2024-01-20, the snapshot day: counted to midnight, 0 whole days.
+    assert f.loc["c3", "recency_days"] == 0 and f.loc["c3", "tenure_days"] == 0
+    assert (f["recency_days"] >= 0).all()
+    # c1's last purchase, 2024-01-10 09:30: 10 whole days and 14.5 hours before midnight of the 21st.
+    assert f.loc["c1", "recency_days"] == 10
+    early = dict(data, cleaning=dict(data["cleaning"], snapshot_date="2024-01-15"))
+    params = validate_params(early, str(write_params(tmp_path, early)))
+    with pytest.raises(InputDataError, match=r"snapshot_date is 2024-01-15, but tx.csv has lines kept up to "
+                                             r"2024-01-20.*cleaning.end: 2024-01-15"):
+        run_ingest(params, tmp_path / "run2")

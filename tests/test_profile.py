@@ -142,10 +142,10 @@ def _six_customers():
 
 
 def test_churn_risk_rule_by_hand():
-    """Recency beyond 2× the own gap is at risk (strictly); one-order customers use the base median gap."""
+    """Recency beyond 2× the own gap is at risk (strictly); one-order customers use the repeat customers' gaps."""
     features, _ = _six_customers()
     # c1: 10 > 195? no. c2: 100 > 100? no (strict). c3: 150 > 100 yes. c6: 30 > 200 no.
-    # base median gap = median(97.5, 50, 50, 100) = 73.75 -> threshold 147.5: c4 300 yes, c5 20 no.
+    # one-order threshold = 90th percentile of (50, 50, 97.5, 100) = 97.5 + 0.7 x 2.5 = 99.25: c4 300 yes, c5 20 no.
     risk = profile.churn_risk(features)
     assert risk.tolist() == [False, False, True, True, False, False]
     assert profile.churn_risk(features, factor=1.0).tolist() == [False, True, True, True, False, False]
@@ -153,6 +153,19 @@ def test_churn_risk_rule_by_hand():
         profile.churn_risk(features, factor=0)
     with pytest.raises(InputDataError, match="mean_days_between_orders"):
         profile.churn_risk(features.drop(columns="mean_days_between_orders"))
+
+
+def test_churn_rule_on_hand_made_customers():
+    """Same-day orders, a recent buyer and one-order customers, each worked out by hand."""
+    features = pd.DataFrame({
+        # a: 3 orders within 3 minutes, last 2 days ago: the gap is floored at 7 days and 2 days is recent.
+        # b: usual gap 10 days, last order 25 days ago: beyond twice the gap but within 30 days: not at risk.
+        # c: usual gap 10 days, last order 45 days ago: at risk. d: usual gap 40, 60 days ago: not (< 80).
+        # e, f: one order, 50 and 20 days ago; repeat gaps floored: (7, 10, 10, 40), 90th pct = 31: e yes, f no.
+        "recency_days": [2, 25, 45, 60, 50, 20],
+        "mean_days_between_orders": [0.001, 10, 10, 40, np.nan, np.nan],
+    }, index=list("abcdef"))
+    assert profile.churn_risk(features).tolist() == [False, False, True, False, True, False]
 
 
 def test_segment_kpis_on_six_customers_by_hand():

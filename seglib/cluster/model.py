@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from seglib.cluster import families as fam
 from seglib.cluster.preprocess import category_encoder, check_columns, check_features, make_preprocessor
 from seglib.errors import InputDataError, ParamsError
+from seglib.features.rfm import RfmScorer
 
 
 class SegmentModel(BaseEstimator):
@@ -186,9 +187,21 @@ class SegmentModel(BaseEstimator):
         -------
         numpy.ndarray of int64
         """
+        scorer = getattr(self, "rfm_scorer_", None)
+        if scorer is not None:  # the RFM rules themselves, on the training cut points
+            return self._predict_rfm(features, scorer)
         X, C = self._transform(features)
         with fam.single_threaded():
             return fam.apply_order(self.label_map_, self.extender_.predict(X, C))
+
+    def _predict_rfm(self, features, scorer: dict) -> np.ndarray:
+        """Score with the saved cut points and rules; a segment name the training data never had is unassigned."""
+        missing = [c for c in ("recency_days", "frequency", "monetary") if c not in features.columns]
+        if missing:
+            raise InputDataError(f"features lack the column(s) {missing} the RFM rules score")
+        names = RfmScorer(**scorer).transform(features)["rfm_segment"]
+        ids = {name: k for k, name in (self.segment_names_ or {}).items()}
+        return names.map(ids).fillna(-1).astype("int64").to_numpy()
 
     def fit_predict(self, features, y=None):
         """Fit, then predict on the same features."""

@@ -32,6 +32,9 @@ def cluster_stage(params: Params, run_dir: Path) -> Comparison:
         seed=params.seed,
         params=params.clustering,
     )
+    if comparison.model.family == "rfm" and fs.rfm_scorer:
+        # The RFM rules score new customers against the training cut points: the same labels for the same customers.
+        comparison.model.rfm_scorer_ = fs.rfm_scorer
     artifacts.COMPARISON.write(run_dir, comparison.table)
     artifacts.write_assignments(run_dir, comparison.labels)
     save_model(comparison.model, artifacts.MODEL.path(run_dir))

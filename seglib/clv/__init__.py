@@ -1,5 +1,6 @@
 """The value forecast: BG/NBD and Gamma-Gamma fitted per run, checked on held-back time, with intervals.
 
+:mod:`~seglib.clv.fitting` (exact maximum likelihood, limits, intervals),
 :mod:`~seglib.clv.models` (the likelihoods, their exact maximum-likelihood fits, P(alive),
 expected purchases and value),
 :mod:`~seglib.clv.forecast` (the models' inputs, the holdout check against a naive baseline,
@@ -9,8 +10,8 @@ tests and the benchmark) and :mod:`~seglib.clv.stage` (the run's forecast, writt
 """
 
 from seglib.clv.forecast import ValueModel, fit_value_model, holdout_check, model_inputs, segment_forecast
+from seglib.clv.fitting import Fit
 from seglib.clv.models import (
-    Fit,
     bgnbd_loglik,
     expected_purchases,
     expected_value,

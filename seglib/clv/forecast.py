@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from seglib.clv.fitting import Fit
 from seglib.clv.models import (
-    NO_DROPOUT,
-    Fit,
     expected_purchases,
     expected_value,
     fit_bgnbd,
     fit_gamma_gamma,
+    no_dropout,
     p_alive,
 )
 
@@ -82,7 +82,7 @@ class ValueModel:
     def no_dropout(self) -> bool:
         """The purchase model found no dropout (the NBD limit): P(alive) is 1 for everyone."""
         p = self.purchases.params
-        return p["a"] / (p["a"] + p["b"]) < NO_DROPOUT
+        return no_dropout(p["a"], p["b"])
 
     def forecast(self, inputs: pd.DataFrame, horizon: float, discount: float = 0.0,
                  bg: dict | None = None, gg: dict | None = None) -> pd.DataFrame:

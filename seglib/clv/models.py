@@ -18,48 +18,17 @@ gradient). Customers with the same history are fitted once, with a weight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
-from scipy import optimize, special
+from scipy import special
+
+from seglib.clv.fitting import LOG_BOUND, Fit, distinct_rows, maximise
 
 BGNBD_NAMES = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_NAMES = ("p", "q", "gamma")
-#: A log-parameter beyond this is a parameter heading to 0 or infinity: the fit found no interior optimum.
-_LOG_BOUND = 18.0
 #: Beyond this a + b, the likelihood no longer changes with it: the fit holds it there (every customer the same p).
 _SAME_DROPOUT = 1e5
 #: Below this mean dropout chance a / (a + b), nobody drops out: the NBD form of the expectation is used.
 NO_DROPOUT = 1e-7
-
-
-@dataclass
-class Fit:
-    """A maximum-likelihood fit: the estimates, their uncertainty and whether it can be trusted."""
-
-    model: str
-    params: dict[str, float]
-    log_cov: np.ndarray  # covariance of the log-parameters (inverse Hessian), NaN when not available
-    loglik: float
-    customers: int
-    converged: bool
-    message: str = ""
-    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def vector(self) -> np.ndarray:
-        return np.log(np.array(list(self.params.values()), dtype=float))
-
-    def to_dict(self) -> dict:
-        return {"model": self.model, "params": self.params, "loglik": self.loglik, "customers": self.customers,
-                "converged": self.converged, "message": self.message,
-                "intervals": {k: list(v) for k, v in self.intervals.items()},
-                "log_cov": np.asarray(self.log_cov).tolist()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Fit":
-        return cls(data["model"], {k: float(v) for k, v in data["params"].items()}, np.asarray(data["log_cov"], float),
-                   float(data["loglik"]), int(data["customers"]), bool(data["converged"]), data.get("message", ""),
-                   {k: tuple(v) for k, v in data.get("intervals", {}).items()})
 
 
 # -- BG/NBD -------------------------------------------------------------------------------------
@@ -95,6 +64,11 @@ def bgnbd_loglik(log_params, x, t_x, T, *, gradient: bool = False):
     return ll, grad
 
 
+def no_dropout(a: float, b: float) -> bool:
+    """The no-dropout limit (the fit holds a/(a+b) at NO_DROPOUT once it falls below it)."""
+    return a / (a + b) <= NO_DROPOUT * (1 + 1e-6)
+
+
 def p_alive(params: dict, x, t_x, T) -> np.ndarray:
     """P(alive at T): 1 for a customer with no repeat purchase; else ``1 / (1 + a/(b+x-1) ((α+T)/(α+t_x))^(r+x))``.
 
@@ -106,6 +80,8 @@ def p_alive(params: dict, x, t_x, T) -> np.ndarray:
     """
     r, alpha, a, b = (params[k] for k in BGNBD_NAMES)
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    if no_dropout(a, b):  # the no-dropout limit (NBD): everyone is alive, wherever a and b were left
+        return np.ones(np.broadcast(x, t_x, T).shape)
     repeat = x > 0
     log_odds = np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
     return np.where(repeat, special.expit(-log_odds), 1.0)
@@ -117,11 +93,12 @@ def expected_purchases(params: dict, horizon, x, t_x, T) -> np.ndarray:
     The published form multiplies ``((α+T)/(α+T+t))^(r+x)``, which underflows at a large
     frequency, by ``2F1(r+x, b+x; a+b+x-1; z)``, which overflows there, with ``z = t/(α+T+t)``.
     Euler's transformation turns the product into ``(1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``,
-    well scaled at any frequency; where a + b is so large that this fails, Pfaff's form
-    ``2F1(r+x, a-1; a+b+x-1; z/(z-1))`` is used, and where that fails too, the defining integral
-    over the dropout chance (:func:`_alive_purchases_by_quadrature`). Tests check the routes
-    against each other and the published form. Where nobody drops out (a/(a+b) -> 0) the NBD
-    form is used: ``(r+x)/(α+T)`` a day.
+    well scaled at any frequency, and Pfaff's into ``2F1(r+x, a-1; a+b+x-1; z/(z-1))``. Both are
+    computed; where they agree and lie within the bounds (0, the no-dropout expectation] that
+    is the answer, and where scipy gets either wrong (large a + b, large x), the defining
+    integral over the dropout chance (:func:`_alive_purchases_by_quadrature`) decides. Near
+    a = 1 the closed form cancels, so the value is interpolated across it. Where nobody drops
+    out (a/(a+b) -> 0) the NBD form is used: ``(r+x)/(α+T)`` a day.
 
     >>> expected_purchases({"r": 1.0, "alpha": 2.0, "a": 2.0, "b": 3.0}, 0.0, np.array([3.0]), np.array([4.0]), np.array([9.0]))
     array([0.])
@@ -131,22 +108,37 @@ def expected_purchases(params: dict, horizon, x, t_x, T) -> np.ndarray:
     horizon = np.asarray(horizon, dtype=float)
     if np.all(horizon == 0):
         return np.zeros(np.broadcast(x, horizon).shape)
-    if a / (a + b) < NO_DROPOUT:  # nobody drops out: the NBD posterior mean rate times the horizon
+    if no_dropout(a, b):  # nobody drops out: the NBD posterior mean rate times the horizon
         return (r + x) / (alpha + T) * horizon * p_alive(params, x, t_x, T)
-    a_1 = a - 1 if abs(a - 1) > 1e-9 else 1e-9  # the closed form's removable singularity at a = 1
     x, t_x, T, horizon = np.broadcast_arrays(x, t_x, T, horizon)
+    if abs(a - 1) < _NEAR_ONE:  # the closed form's removable singularity at a = 1: interpolate across it
+        below, above = (_alive_purchases(r, alpha, 1 + d, b, horizon, x, T) for d in (-_NEAR_ONE, _NEAR_ONE))
+        alive_part = below + (above - below) * (a - (1 - _NEAR_ONE)) / (2 * _NEAR_ONE)
+    else:
+        alive_part = _alive_purchases(r, alpha, a, b, horizon, x, T)
+    return alive_part * p_alive(params, x, t_x, T)
+
+
+#: Within this distance of a = 1 the closed form cancels badly; the value is interpolated from a = 1 ± this.
+_NEAR_ONE = 1e-3
+
+
+def _alive_purchases(r, alpha, a, b, horizon, x, T) -> np.ndarray:
+    """E[purchases in the horizon | alive at T]: Euler's form, checked against Pfaff's; where the two disagree or
+    leave the bounds (0, the no-dropout expectation], the defining integral."""
     z = horizon / (alpha + T + horizon)
     c = a + b + x - 1
+    ceiling = (r + x) / (alpha + T) * horizon  # nobody drops out: the most a customer alive at T can buy
     with np.errstate(all="ignore"):
-        tail = np.exp(a_1 * np.log1p(-z)) * special.hyp2f1(a + b - 1 - r, a_1, c, z)  # Euler
-        alive_part = c / a_1 * (1 - tail)
-        bad = ~np.isfinite(alive_part)
-        if bad.any():  # large a + b: Pfaff's form
-            alive_part[bad] = c[bad] / a_1 * (1 - special.hyp2f1(r + x[bad], a_1, c[bad], z[bad] / (z[bad] - 1)))
-            bad = ~np.isfinite(alive_part)
+        euler = c / (a - 1) * (1 - np.exp((a - 1) * np.log1p(-z)) * special.hyp2f1(a + b - 1 - r, a - 1, c, z))
+        pfaff = c / (a - 1) * (1 - special.hyp2f1(r + x, a - 1, c, z / (z - 1)))
+        inside = lambda v: np.isfinite(v) & (v > 0) & (v <= ceiling * (1 + 1e-9))  # noqa: E731
+        agree = inside(euler) & inside(pfaff) & (np.abs(euler - pfaff) <= 1e-7 * np.abs(euler))
+        value = np.where(agree, euler, np.where(inside(euler) & ~inside(pfaff), euler, pfaff))
+        bad = ~agree & ~(inside(euler) ^ inside(pfaff))  # both out of bounds, or both inside but disagreeing
     if bad.any():
-        alive_part[bad] = _alive_purchases_by_quadrature(r, alpha, a, b, horizon[bad], x[bad], T[bad])
-    return alive_part * p_alive(params, x, t_x, T)
+        value[bad] = _alive_purchases_by_quadrature(r, alpha, a, b, horizon[bad], x[bad], T[bad])
+    return value
 
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(96)
@@ -175,7 +167,7 @@ def fit_bgnbd(x, t_x, T) -> Fit:
     BG/NBD with a fixed p), reported as such, with a and b at the edge of the search and
     intervals from the other three coordinates.
     """
-    (ux, ut, uT), weight = _distinct(x, t_x, T)
+    (ux, ut, uT), weight = distinct_rows(x, t_x, T)
     scale = float(np.mean(T)) or 1.0
 
     def objective(phi):
@@ -186,13 +178,17 @@ def fit_bgnbd(x, t_x, T) -> Fit:
     starts = [np.array([0.0, np.log(scale), 0.0, np.log(2.0)]), np.array([np.log(0.5), np.log(scale / 10), -1.0, 1.0]),
               np.array([np.log(2.0), np.log(scale), -1.0, np.log(7.0)]),
               np.array([0.0, np.log(scale), -8.0, 1.5])]  # rare dropout, as in a short window
-    return _fit("BG/NBD", BGNBD_NAMES, objective, starts, int(weight.sum()), transform=_beta_to_log, limits=[
+    fit = maximise("BG/NBD", BGNBD_NAMES, objective, starts, int(weight.sum()), transform=_beta_to_log, limits=[
         (2, -1, special.logit(NO_DROPOUT), "the data show no sign of customers dropping out within the window: "
                                             "the dropout chance a/(a+b) goes to 0, so P(alive) is 1 for everyone "
                                             "(the NBD model)", 3),
         (3, 1, np.log(_SAME_DROPOUT), "every customer has the same dropout chance after a purchase (a and b grow "
                                       "without bound together; their ratio a/(a+b) is what the data fix)", None),
     ])
+    if fit.converged and fit.message:  # held at a limit: a and b are not pinned down one by one
+        fit.intervals.pop("a", None)
+        fit.intervals.pop("b", None)
+    return fit
 
 
 def _beta_to_log(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,20 +198,6 @@ def _beta_to_log(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     jac = np.eye(4)
     jac[2:, 2:] = [[1 - mu, 1.0], [-mu, 1.0]]
     return theta, jac
-
-
-def _distinct(*columns) -> tuple[list[np.ndarray], np.ndarray]:
-    """The distinct rows of the columns and how often each occurs (whole days pack into one integer key)."""
-    cols = [np.asarray(c, dtype=float) for c in columns]
-    spans = [int(c.max()) + 1 if len(c) else 1 for c in cols]
-    if all(np.all(c == np.floor(c)) and c.min(initial=0) >= 0 for c in cols) and np.prod(spans, dtype=float) < 2**62:
-        key = np.zeros(len(cols[0]), dtype=np.int64)
-        for c, span in zip(cols, spans):
-            key = key * span + c.astype(np.int64)
-        _, first, weight = np.unique(key, return_index=True, return_counts=True)
-        return [c[first] for c in cols], weight
-    unique, weight = np.unique(np.column_stack(cols), axis=0, return_counts=True)
-    return list(unique.T), weight
 
 
 # -- Gamma-Gamma --------------------------------------------------------------------------------
@@ -247,7 +229,7 @@ def fit_gamma_gamma(x, m) -> Fit:
         ll, grad = gamma_gamma_loglik(theta, x, m, gradient=True)
         return -float(ll.sum()), -grad.sum(axis=0)
 
-    return _fit("Gamma-Gamma", GAMMA_GAMMA_NAMES, objective, starts, len(x))
+    return maximise("Gamma-Gamma", GAMMA_GAMMA_NAMES, objective, starts, len(x))
 
 
 def expected_value(params: dict, x, m) -> np.ndarray:
@@ -261,132 +243,3 @@ def expected_value(params: dict, x, m) -> np.ndarray:
     p, q, g = (params[k] for k in GAMMA_GAMMA_NAMES)
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     return p * (g + np.where(x > 0, m * x, 0.0)) / (p * x + q - 1)
-
-
-# -- fitting ------------------------------------------------------------------------------------
-
-
-def _fit(model: str, names, objective, starts, customers: int, transform=None, limits=()) -> Fit:
-    """Minimise from several starts, keep the best, polish it with Newton steps; the covariance from the Hessian.
-
-    ``objective(phi)`` gives the negative log-likelihood and its gradient in the optimiser's
-    coordinates; ``transform(phi)`` maps them to the log-parameters (with the Jacobian; the
-    identity by default). Each of ``limits``, ``(i, side, threshold, words, also)``, names a
-    coordinate whose edge (side -1: below ``threshold``, +1: above it) is a meaningful limiting
-    model rather than a failure: it is held there (with coordinate ``also``, which the limit
-    model no longer has), and the others are fitted and given intervals. Converged means the gradient is ~0
-    relative to the log-likelihood (``|gradient| <= 1e-6 x |log-likelihood|`` in every
-    free coordinate), the Hessian of the free coordinates is positive definite and no
-    other coordinate ran off to the edge of the search.
-    """
-    transform = transform or (lambda phi: (np.asarray(phi, dtype=float), np.eye(len(phi))))
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(starts[0])
-    best = None
-    for start in starts:  # the next start only when this one did not reach an optimum
-        with np.errstate(all="ignore"):
-            res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                                    options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
-        if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
-            best = res
-        free = _free(best.x, limits)[0] if best is not None else None
-        if best is not None and free.all() and _stationary(objective, best.x, best.fun, free):
-            break  # an interior optimum: a fit held at a limit tries the other starts for a better one
-    if best is None:
-        return Fit(model, dict.fromkeys(names, float("nan")), np.full((len(names),) * 2, np.nan), float("nan"),
-                   customers, False, "the likelihood could not be evaluated (no finite value from any start)")
-    phi, value = best.x, float(best.fun)
-    free, held = _free(phi, limits)
-    if not _stationary(objective, phi, value, free):
-        phi, value = _newton(objective, phi, value, free)
-    theta, jac = transform(phi)
-    params = dict(zip(names, np.exp(theta).tolist()))
-    cov_phi, why = _covariance(objective, phi, free)
-    problems = []
-    if not _stationary(objective, phi, value, free):
-        grad = np.abs(objective(phi)[1][free]).max()
-        problems.append(f"the optimiser stopped short of the optimum (gradient {grad:.3g}; {best.message})")
-    edge = [i for i in np.flatnonzero(free) if abs(phi[i]) >= _LOG_BOUND - 1e-6]
-    if edge:
-        problems.append("the likelihood keeps rising towards the edge of the search, so the data do not pin the model "
-                        "down (" + ", ".join(f"{n} = {v:.3g}" for n, v in params.items()) + ")")
-    if why:
-        problems.append(why)
-    fit = Fit(model, params, jac @ cov_phi @ jac.T, -value, customers, not problems, "; ".join(problems or held))
-    if fit.converged:  # parameters held at a limit have no interval
-        se = np.sqrt(np.maximum(np.diag(fit.log_cov), 0))
-        fit.intervals = {n: (float(np.exp(t - 1.96 * e)), float(np.exp(t + 1.96 * e)))
-                         for n, t, e in zip(names, theta, se) if e > 0}
-    return fit
-
-
-def _free(phi: np.ndarray, limits) -> tuple[np.ndarray, list[str]]:
-    """Which coordinates are free (all but those past their limit, where the likelihood no longer changes with
-    them), and the words of the limits reached."""
-    free = np.ones(len(phi), dtype=bool)
-    held = []
-    for i, side, threshold, words, also in limits:
-        if free[i] and side * (phi[i] - threshold) >= 0:
-            free[i] = False
-            held.append(words)
-            if also is not None:
-                free[also] = False
-    return free, held
-
-
-def _stationary(objective, phi: np.ndarray, value: float, free: np.ndarray) -> bool:
-    """The gradient is ~0 relative to the objective in every free coordinate."""
-    with np.errstate(all="ignore"):
-        grad = objective(phi)[1][free]
-    return bool(np.all(np.abs(grad) <= 1e-6 * max(1.0, abs(value))))
-
-
-def _newton(objective, phi: np.ndarray, value: float, free: np.ndarray, steps: int = 8) -> tuple[np.ndarray, float]:
-    """A few Newton steps in the free coordinates (kept only while they lower the objective)."""
-    for _ in range(steps):
-        hess, finite = _hessian(objective, phi)
-        grad = objective(phi)[1]
-        if not finite or not np.all(np.isfinite(grad)):
-            break
-        move = np.zeros(len(phi))
-        try:
-            move[free] = np.linalg.solve(hess[np.ix_(free, free)], grad[free])
-        except np.linalg.LinAlgError:
-            break
-        trial_phi = np.clip(phi - move, -_LOG_BOUND, _LOG_BOUND)
-        with np.errstate(all="ignore"):
-            trial = objective(trial_phi)[0]
-        if not np.isfinite(trial) or trial > value:
-            break
-        phi, value = trial_phi, trial
-        if np.abs(move).max() < 1e-10:
-            break
-    return phi, value
-
-
-def _hessian(objective, phi: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Central differences of the analytic gradient, symmetrised; and whether it is finite."""
-    k = len(phi)
-    hess = np.empty((k, k))
-    for i in range(k):
-        step = np.zeros(k)
-        step[i] = 1e-5 * max(1.0, abs(phi[i]))
-        with np.errstate(all="ignore"):
-            hess[i] = (objective(phi + step)[1] - objective(phi - step)[1]) / (2 * step[i])
-    hess = (hess + hess.T) / 2
-    return hess, bool(np.all(np.isfinite(hess)))
-
-
-def _covariance(objective, phi: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, str]:
-    """Inverse Hessian in the free coordinates (zero for a coordinate held at its limit), or NaN and why."""
-    k = len(phi)
-    hess, finite = _hessian(objective, phi)
-    sub = hess[np.ix_(free, free)]
-    if not finite or not np.all(np.isfinite(sub)):
-        return np.full((k, k), np.nan), "the likelihood's curvature is not finite at the optimum"
-    try:
-        np.linalg.cholesky(sub)
-    except np.linalg.LinAlgError:
-        return np.full((k, k), np.nan), "the likelihood is flat or saddle-shaped at the optimum (no intervals)"
-    cov = np.zeros((k, k))
-    cov[np.ix_(free, free)] = np.linalg.inv(sub)
-    return cov, ""

@@ -42,7 +42,8 @@ class CleaningParams(Strict):
     start: str | None = Field(None, description="first date kept (YYYY-MM-DD)")
     end: str | None = Field(None, description="last date kept (YYYY-MM-DD)")
     snapshot_date: str | None = Field(
-        None, description="date recency is measured from; default: the day after the last line that passes the rules")
+        None, description="the last day observed (recency is counted to the end of it); default: the day of the "
+                          "last line that passes the rules")
     countries: list[str] | None = None
     channels: list[str] | None = None
     outliers: OutlierParams = Field(default_factory=OutlierParams)

@@ -41,6 +41,7 @@ class FeatureSet:
     notes: list[str] = field(default_factory=list)
     snapshot_date: str | None = None
     rfm_rules: list | None = None
+    rfm_scorer: dict | None = None  # the RFM cut points and rules (seglib.features.rfm.RfmScorer.to_dict)
     outcomes: list[str] = field(default_factory=list)  # profiled per segment, never clustered
     kinds: dict[str, str] = field(default_factory=dict)  # customer-table columns: their kind
     value_column: str | None = None  # what "value" means: monetary, or the customer table's value column
@@ -88,7 +89,7 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
                                                                                    params.input.customers)) if src]
     artifacts.require(run_dir, *needed, stage="02_features")
     fp: FeatureParams = params.features
-    parts, notes, snapshot, rfm_rules_used = [], [], None, None
+    parts, notes, snapshot, rfm_rules_used, rfm_scorer = [], [], None, None, None
     tx_cols: list[str] = []
     if params.input.transactions is not None:
         snapshot = QualityAccount.load(artifacts.QUALITY.path(run_dir)).snapshot_date
@@ -97,6 +98,7 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
             (rule.segment, rule.r, rule.fm) for rule in fp.rfm_rules
         )
         scores = rfm_scores(tx, bins=fp.rfm_bins, rules=rules)
+        rfm_scorer = scores.attrs["scorer"]
         rfm_rules_used = [list(r) for r in rules]
         tx = tx.join(scores)
         parts.append(tx)
@@ -206,7 +208,7 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
                 log_columns.append(c)  # amounts and counts only: never flags, codes or proportions
     dictionary = dictionary_rows(table, categorical, log_columns, used, kinds, meta)
     return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot, rfm_rules_used,
-                      outcomes, kinds, value_column, value_parts=value_parts, warnings=warnings)
+                      rfm_scorer, outcomes, kinds, value_column, value_parts=value_parts, warnings=warnings)
 
 
 def check_use(params: Params, found: dict[str, list[str]]) -> None:

@@ -123,8 +123,9 @@ def _parse_dates(values: pd.Series, name: str, src: CustomerSource, params: Para
                              f"another kind in input.customers.kinds")
     if dates.notna().sum() == 0:
         raise InputDataError(f"{where}: date column '{name}' holds no date; give it another kind or exclude it")
-    reference = pd.Timestamp(params.cleaning.snapshot_date) if params.cleaning.snapshot_date else \
-        dates.max().normalize() + pd.Timedelta(days=1)
+    # The end of the snapshot day (a hand-set snapshot_date is the last day observed), as for transactions.
+    reference = (pd.Timestamp(params.cleaning.snapshot_date) if params.cleaning.snapshot_date else
+                 dates.max().normalize()) + pd.Timedelta(days=1)
     days = ((reference - dates).dt.total_seconds() // 86400).astype("float64")
     step = {"rule": f"date '{name}' not readable as {fmt}, set to missing", "action": "changed", "rows": bad,
             "examples": []} if bad else None

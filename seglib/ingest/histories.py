@@ -80,7 +80,7 @@ def history_window(params: Params, snapshot: str, first_kept: pd.Timestamp) -> H
                else "the model less time to learn from than it is asked to forecast"))
         return window
     window.cutoff_day = snap - holdout
-    window.bucket_days = 7 if holdout <= 7 * MAX_BUCKETS else 30
+    window.bucket_days = 7 if holdout <= 7 * MAX_BUCKETS else max(30, -(-holdout // MAX_BUCKETS))
     window.buckets = -(-holdout // window.bucket_days)
     return window
 
@@ -100,7 +100,7 @@ def purchase_histories(clean: ir.Table, window: HistoryWindow, weighted: bool) -
     daily = (clean.filter(purchase_line(clean))
              .group_by(customer_id=clean.customer_id, day=day)
              .aggregate(value=value.sum()))
-    daily = daily.filter(daily.customer_id.notnull())
+    daily = daily.filter(daily.customer_id.notnull() & (daily.day < window.snapshot_day))
     daily = daily.mutate(first_day=daily.day.min().over(group_by=daily.customer_id))
     repeat = daily.day > daily.first_day
     aggs = {

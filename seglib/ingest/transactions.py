@@ -99,9 +99,7 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
             f"{params.source_file} (e.g. the analysis window, countries, or the column mapping)"
         )
     params, auto_kept = _duplicates_policy(params, counts)
-    snapshot = params.cleaning.snapshot_date or str(
-        (pd.Timestamp(counts["last_passing_timestamp"]).normalize() + pd.Timedelta(days=1)).date()
-    )
+    snapshot = _snapshot(params, counts, path)
     outliers = params.cleaning.outliers
     threshold = counts.get("outlier_threshold")
     clean = clean_lines(raw, params, info["date_format"], threshold)
@@ -145,8 +143,11 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
             steps.append({"rule": label, "action": "dropped", "rows": n, "examples": _examples(ex)})
     if params.cleaning.duplicates == "drop":
         steps.append({"rule": "exact duplicate of an earlier row", "action": "dropped", "rows": dedup_dropped, "examples": []})
+    set_by_hand = (f"cleaning.snapshot_date {params.cleaning.snapshot_date}: recency and tenure are counted to the "
+                   f"end of that day, " if params.cleaning.snapshot_date else "")
     notes = [f"timestamps read with format {info['date_format']}" if info["date_format"]
-             else "timestamps read from a typed column", f"snapshot date for recency: {snapshot}"]
+             else "timestamps read from a typed column",
+             f"snapshot date for recency: {snapshot} ({set_by_hand}midnight at the start of {snapshot})"]
     corr = counts.get("quantity_price_corr")
     if corr is not None and corr > PRICE_LOOKS_LIKE_TOTAL:
         notes.append(f"the unit price rises with the quantity as a line total does (correlation {corr:.2f}): if "
@@ -193,6 +194,24 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         revenue_kept=float(kept_customers["monetary"].sum()),
     )
     return account
+
+
+def _snapshot(params: Params, counts: dict, path: Path) -> str:
+    """The instant recency is counted to, as a date (midnight at its start): the day after the last line that
+    passes the rules, or the day after a hand-set ``cleaning.snapshot_date`` (which is the last day observed, whole).
+
+    A hand-set date before the last kept line would give negative recencies: it is an error.
+    """
+    last = pd.Timestamp(counts["last_passing_timestamp"]).normalize()
+    wanted = params.cleaning.snapshot_date
+    if wanted is None:
+        return str((last + pd.Timedelta(days=1)).date())
+    if pd.Timestamp(wanted) < last:
+        raise InputDataError(
+            f"{params.source_file}: cleaning.snapshot_date is {wanted}, but {path.name} has lines kept up to "
+            f"{last.date()}, so some customers would have bought after the snapshot; set snapshot_date to "
+            f"{last.date()} or later, or cut the window with cleaning.end: {wanted}")
+    return str((pd.Timestamp(wanted) + pd.Timedelta(days=1)).date())
 
 
 def _duplicates_policy(params: Params, counts: dict) -> tuple[Params, bool]:

@@ -36,13 +36,16 @@ TRANSACTION_COLUMNS = (
 def churn_risk(features: pd.DataFrame, *, factor: float = 2.0) -> pd.Series:
     """Which customers have gone unusually long without ordering.
 
-    A customer is at risk when ``recency_days > factor × mean_days_between_orders``
-    (their own usual gap). A one-order customer has no gap of their own, so their
-    reference is the *base median gap*: the median of ``mean_days_between_orders`` over
-    every customer who has one. The comparison is strict (exactly twice the gap is not at
-    risk). Customers with a missing recency, or one-order customers when nobody in the
-    base has two orders, are not flagged. This is the rule behind ``churn_risk_share`` in
-    :func:`segment_kpis`.
+    A repeat customer is at risk when ``recency_days > factor × max(mean_days_between_orders,
+    MIN_GAP_DAYS)``: their own usual gap, but never less than a week (three orders in three
+    minutes are not a habit of ordering every minute). A one-order customer has no gap of
+    their own, so their reference comes from the repeat customers: they are at risk when
+    their recency exceeds the ONE_TIME_QUANTILE (90th percentile) of the repeat customers'
+    gaps, that is, longer than 90% of repeat customers usually wait. Nobody who ordered in
+    the last RECENT_DAYS (30) days is at risk. Comparisons are strict. Customers with a
+    missing recency, or one-order customers when nobody has two orders, are not flagged.
+    This is the rule behind ``churn_risk_share`` in :func:`segment_kpis` (where the value
+    model of :mod:`seglib.clv` serves, it decides for repeat customers instead).
 
     Parameters
     ----------
@@ -75,12 +78,24 @@ def churn_risk(features: pd.DataFrame, *, factor: float = 2.0) -> pd.Series:
     return churn_rule(features["recency_days"], features["mean_days_between_orders"], float(factor))
 
 
+#: The churn rule's floor on a customer's usual gap, its quiet period, and the one-order threshold's quantile.
+MIN_GAP_DAYS = 7.0
+RECENT_DAYS = 30.0
+ONE_TIME_QUANTILE = 0.9
+CHURN_RULE_WORDS = (
+    f"a rule: a repeat customer is at risk when the days since their last order exceed twice their own mean gap "
+    f"between orders (at least {MIN_GAP_DAYS:.0f} days); a one-order customer when the days since their order exceed "
+    f"what {ONE_TIME_QUANTILE:.0%} of repeat customers wait between orders; nobody who ordered in the last "
+    f"{RECENT_DAYS:.0f} days is at risk")
+
+
 def churn_rule(recency: pd.Series, gap: pd.Series, factor: float) -> pd.Series:
+    """The rule of :func:`churn_risk` on a recency and a mean-gap series (no checks)."""
     recency = recency.astype(float)
-    gap = gap.astype(float)
-    base_gap = float(gap.median()) if gap.notna().any() else np.nan
-    reference = gap.fillna(base_gap)
-    risk = (recency > factor * reference) & reference.notna() & recency.notna()
+    gap = gap.astype(float).clip(lower=MIN_GAP_DAYS)
+    one_time = float(gap.quantile(ONE_TIME_QUANTILE)) if gap.notna().any() else np.nan
+    threshold = (factor * gap).fillna(one_time)
+    risk = (recency > threshold) & (recency > RECENT_DAYS) & threshold.notna() & recency.notna()
     return risk.astype(bool).rename("churn_risk")
 
 
@@ -98,10 +113,9 @@ def segment_kpis(features: pd.DataFrame, labels: pd.Series, *, value_column: str
       ``frequency`` is absent; ``revenue / orders`` when ``avg_order_value`` is absent;
     * ``orders_per_customer`` (mean ``frequency``), ``recency_days`` and ``tenure_days``
       (medians), ``return_rate`` (mean of the customers' rates);
-    * ``churn_risk_share``: share of customers whose ``recency_days`` exceeds 2 × their own
-      ``mean_days_between_orders``; for one-order customers (no gap of their own) the
-      reference is the base median gap (median of ``mean_days_between_orders`` over all
-      customers who have one). See :func:`churn_risk`;
+    * ``churn_risk_share``: share of customers at risk by the churn rule (:func:`churn_risk`:
+      recency beyond twice their own gap, at least a week; one-order customers beyond the
+      repeat customers' 90th-percentile gap; never within 30 days of an order);
     * ``mean_<col>`` and ``median_<col>`` for every other numeric column (customer
       attributes), excluding transaction features, RFM scores and ``share_`` columns.
 

@@ -19,7 +19,7 @@ from seglib.config import Params
 from seglib.features import FeatureSet
 from seglib.profile.actions import suggest_actions
 from seglib.profile.effects import compare_features
-from seglib.profile.kpis import attribute_mix, churn_risk, lift_table, segment_kpis
+from seglib.profile.kpis import CHURN_RULE_WORDS, attribute_mix, churn_risk, lift_table, segment_kpis
 from seglib.profile.naming import name_segments, segment_name, segment_names
 from seglib.profile.outcomes import outcome_table, tied_columns
 from seglib.profile.rules import segment_rules
@@ -118,10 +118,7 @@ def _add_forecast(kpis: pd.DataFrame, forecast: ValueForecast) -> dict:
     """Join the forecast's segment columns to the KPIs; where the model applies, churn risk is P(alive) below the
     threshold instead of the rule. Returns how churn risk is defined."""
     if not forecast.applies:
-        return {"basis": "rule", "definition": (
-            "a rule: a customer is at risk when the days since their last order exceed twice their own mean gap "
-            "between orders (for one-order customers, twice the median gap of all customers)"),
-            "why": forecast.reason}
+        return {"basis": "rule", "definition": CHURN_RULE_WORDS, "why": forecast.reason}
     seg = forecast.segments.set_index("segment")
     for col in FORECAST_KPIS:
         kpis[col] = [seg[col].get(k, float("nan")) for k in kpis.index]
@@ -129,8 +126,8 @@ def _add_forecast(kpis: pd.DataFrame, forecast: ValueForecast) -> dict:
     return {"basis": "model", "definition": (
         f"the purchase model: a customer who has bought on more than one day is at risk when the probability "
         f"that they are still active (P(alive)) is below {forecast.alive_threshold:g}; the model cannot tell "
-        f"whether a customer who bought on one day only has left, so for them the rule decides (at risk when the "
-        f"days since their purchase exceed twice the median gap between orders of all customers)")}
+        f"whether a customer who bought on one day only has left, so for them the rule decides ("
+        f"{CHURN_RULE_WORDS.removeprefix('a rule: ')})")}
 
 
 def _zscores(lift: pd.DataFrame, names: dict) -> pd.DataFrame:

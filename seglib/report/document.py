@@ -31,15 +31,32 @@ def _html(markup: str):
     return HTML(markup)
 
 
+#: Verdict thresholds: (stability, silhouette) at least these for "strong" and "moderate".
+STRONG = (0.85, 0.35)
+MODERATE = (0.70, 0.20)
+#: A rule is shown as a segment's description only when it covers this share of the segment (recall) and this
+#: share of the customers it picks are in the segment (precision).
+RULE_BAR = 0.6
+
+
 def _trust_verdict(stability: float | None, silhouette: float | None) -> tuple[str, str]:
-    """Plain-words verdict on the chosen segmentation (thresholds stated in the text)."""
+    """Plain-words verdict on the chosen segmentation; the words name the measure that falls short, with its value."""
     stab = stability if stability is not None else 0.0
     sil = silhouette if silhouette is not None else 0.0
-    if stab >= 0.85 and sil >= 0.35:
+    if stab >= STRONG[0] and sil >= STRONG[1]:
         return "strong", "the segments are stable under resampling and clearly separated"
-    if stab >= 0.7 and sil >= 0.2:
-        return "moderate", "the segments are fairly stable, but their borders overlap: customers near a border could belong to either side"
-    return "weak", "the structure is weak: refits on resampled data disagree or the segments overlap heavily; treat the segments as a convenient summary, not as natural groups"
+    level = "moderate" if stab >= MODERATE[0] and sil >= MODERATE[1] else "weak"
+    bar = STRONG if level == "moderate" else MODERATE
+    short = []
+    if stab < bar[0]:
+        short.append(f"refits on resampled customers agree only partly (stability {stab:.2f}, below {bar[0]:.2f})")
+    if sil < bar[1]:
+        short.append(f"the segments overlap (silhouette {sil:.2f}, below {bar[1]:.2f}): customers near a border "
+                     f"could belong to either side")
+    words = "; ".join(short)
+    if level == "weak":
+        words += "; treat the segments as a convenient summary, not as natural groups"
+    return level, words
 
 
 class RunReport:
@@ -70,6 +87,8 @@ class RunReport:
         # Transactions give revenue; a customer table gives the value of its value column, if it names one.
         self.value_word = "revenue" if "monetary" in self.features.table else "value"
         self.churn = seg.get("churn") or {}
+        self.rule_quality = artifacts.RULE_QUALITY.read(run_dir) if artifacts.RULE_QUALITY.exists(run_dir) else \
+            pd.DataFrame(columns=["segment", "precision", "recall"])
         clv = artifacts.CLV.read(run_dir) if artifacts.CLV.exists(run_dir) else None
         self.forecast = ForecastText(clv, self.names, self.value_word, "monetary" in self.features.table)
 
@@ -141,7 +160,7 @@ class RunReport:
             risk = rows.sort_values("churn_risk_share", ascending=False).iloc[0]
             how = ("at churn risk: repeat buyers whom the purchase model gives less than a "
                    f"{self.forecast.summary.get('alive_threshold', 0.5):.0%} chance of still being active, and "
-                   "one-day buyers past twice the usual gap between orders (see Method)"
+                   "one-order customers by the churn rule (see Method)"
                    if self.churn.get("basis") == "model" else
                    "at churn risk by a rule: more than twice their usual gap without ordering (see Method)")
             parts.append(
@@ -180,13 +199,27 @@ class RunReport:
             kp += self._outcome_badges(k)
             traits = "".join(f"<li>{esc(t['sentence'])}</li>" for t in self.traits.get(k, []))
             acts = "".join(f"<li>{esc(a)}</li>" for a in self.actions.get(k, []))
-            rule = self.rules.get(k, "")
+            rule_block = self._rule_block(k)
             cards.append(
                 f"<div class='card' style='--c:{colors[i % len(colors)]}'><h3>{esc(name)}</h3>"
                 f"<div class='kpis'>{''.join(kp)}</div><p><b>What sets it apart</b></p><ul>{traits}</ul>"
-                f"<p><b>Who is in it</b> (rule)</p><div class='rule'>{esc(rule)}</div>"
+                f"{rule_block}"
                 f"<p><b>Suggested actions</b></p><ul>{acts}</ul></div>")
         return _html("<div class='cards'>" + "".join(cards) + "</div>")
+
+    def _rule_block(self, segment: int) -> str:
+        """The card's rule with its precision and recall, or a plain statement that no short rule describes it."""
+        rule = self.rules.get(segment, "")
+        row = self.rule_quality[self.rule_quality["segment"].astype(str) == str(segment)]
+        if row.empty or pd.isna(row.iloc[0]["precision"]):
+            return f"<p><b>Who is in it</b> (rule)</p><div class='rule'>{esc(rule)}</div>" if rule else ""
+        r = row.iloc[0]
+        if min(r.precision, r.recall) < RULE_BAR:
+            return (f"<p><b>Who is in it</b></p><p class='note'>No short rule describes this segment well: the best "
+                    f"one covers {r.recall:.0%} of it, and {r.precision:.0%} of the customers it picks are in it "
+                    f"(a rule is shown when both reach {RULE_BAR:.0%}).</p>")
+        return (f"<p><b>Who is in it</b> (rule: covers {r.recall:.0%} of the segment; {r.precision:.0%} of the "
+                f"customers it picks are in it)</p><div class='rule'>{esc(rule)}</div>")
 
     def forecast_check(self):
         """The value forecast per segment and how far to trust it: the holdout check in words and a table."""
@@ -204,8 +237,9 @@ class RunReport:
             f"<li>Separation: silhouette <b>{'n/a' if sil is None else f'{sil:.2f}'}</b> (above 0.5 clear, 0.25–0.5 "
             f"moderate, below 0.25 weak).</li>"
             f"<li>The rules on each card agree with the segments for <b>{self.rule_agreement:.0%}</b> of customers.</li>"
-            f"<li>Thresholds used for the verdict: strong = stability ≥ 0.85 and silhouette ≥ 0.35; moderate = "
-            f"stability ≥ 0.70 and silhouette ≥ 0.20; otherwise weak.</li></ul>"
+            f"<li>Thresholds used for the verdict: strong = stability ≥ {STRONG[0]:.2f} and silhouette ≥ "
+            f"{STRONG[1]:.2f}; moderate = stability ≥ {MODERATE[0]:.2f} and silhouette ≥ {MODERATE[1]:.2f}; "
+            f"otherwise weak.</li></ul>"
         )
         if self.warnings:
             text += "<p><b>Read with care</b></p><ul>" + "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul>"
@@ -278,12 +312,28 @@ class RunReport:
         text = (
             f"<p>Chosen model: <b>{esc(c['chosen'])}</b>. {esc(c['reason'])}</p>{value}"
             f"<p>Families compared: {esc(', '.join(c['families']))}. Features used: {esc(used)} "
-            f"(money and count features log-transformed, all standardised). Fitted on: {esc(c.get('fitted_on', ''))}; "
+            f"({esc(self._transforms_text())}). Fitted on: {esc(c.get('fitted_on', ''))}; "
             f"scores on: {esc(c.get('scores_on', ''))}.</p>"
         )
         dictionary = self.features.dictionary[self.features.dictionary["used_for_clustering"].astype(str) == "True"]
         return _html(text + table_html(view, max_rows=15, floatfmt="{:,.6g}") + "<h3>Features used</h3>"
                      + table_html(dictionary[["name", "meaning", "unit", "transform"]]))
+
+    def _transforms_text(self) -> str:
+        """The transforms the clustering really applied, from the run's own feature list and params."""
+        used = self.features.used
+        logged = [c for c in self.features.log_columns if c in used]
+        numeric = [c for c in used if c in self.features.numeric]
+        parts = [f"log1p of {', '.join(logged)}" if logged else "no column log-transformed"]
+        winsorize = self.params.features.winsorize
+        if numeric and winsorize:
+            parts.append(f"clipped at the {winsorize:g} and {1 - winsorize:g} quantiles")
+        if numeric:
+            parts.append("numeric columns standardised")
+        categorical = [c for c in used if c in self.features.categorical]
+        if categorical:
+            parts.append(f"{', '.join(categorical)} as categories")
+        return "; ".join(parts)
 
     def _value_words(self) -> str:
         """The customer table's value column, and what it adds up when seglib summed several."""

@@ -1,5 +1,8 @@
 """The value forecast in words: summary sentences, card badges, the holdout check and the method, from clv.json.
 
+The forecast is of purchase value before returns (the value of purchase days), so it is
+called "purchases" here, never "revenue" (which the report keeps for net historic value).
+
 Every number in these sentences is read from the run's ``clv.json`` (written by
 :mod:`seglib.clv.stage`), and every comparison in words ("better than", "uncertain",
 "under-forecast") is computed from the numbers the sentence cites.
@@ -54,6 +57,8 @@ class ForecastText:
         return self.segments.loc[key] if len(self.segments) and key in self.segments.index else None
 
     def _name(self, key) -> str:
+        if str(key) == "-1":
+            return "Unassigned"
         try:
             return self.names.get(int(key), str(key))
         except ValueError:
@@ -68,9 +73,10 @@ class ForecastText:
         parts = self.segments[self.segments.index != "All customers"]
         parts = parts[parts.index != "-1"]
         top = parts.sort_values("expected_value", ascending=False).iloc[0] if len(parts) else None
-        out = [f"Over the next {self.horizon} days the model expects <b>{_money(total.expected_value)}</b> of "
-               f"{self.value_word} from these customers (95% interval {_money(total.expected_value_low)}–"
-               f"{_money(total.expected_value_high)})"
+        out = [f"Over the next {self.horizon} days the model expects purchases worth "
+               f"<b>{_money(total.expected_value)}</b>{self._discounted()} (value before returns) from these customers "
+               f"(95% interval of that "
+               f"expectation {self._interval(total.expected_value_low, total.expected_value_high)})"
                + (f", {top.expected_value / total.expected_value:.0%} of it from <b>{esc(self._name(top.segment))}"
                   f"</b>." if top is not None and total.expected_value > 0 else ".")]
         out.append(self.holdout_sentence())
@@ -83,6 +89,9 @@ class ForecastText:
         model, naive = t["model_purchases_error"], t["naive_purchases_error"]
         better = abs(model) < abs(naive)
         verdict = ("closer than" if better else "no closer than") + " the naive baseline"
+        if model != model or naive != naive:  # NaN: nothing was bought in the holdout
+            return (f"Checked on the last {h['days']} days, held back: nobody in the check bought in those days, so "
+                    f"the forecast ({t['model_purchases']:,.0f} purchase days) cannot be judged.")
         return (f"Checked on the last {h['days']} days, held back: the model forecast "
                 f"{t['model_purchases']:,.0f} purchase days where {t['actual_purchases']:,.0f} happened "
                 f"({_error_words(model)}), {verdict} ({t['naive_purchases']:,.0f}, {_error_words(naive)}).")
@@ -93,15 +102,23 @@ class ForecastText:
         r = self._row(segment)
         if not self.applies or r is None:
             return []
-        badges = [f"<span><b>{_money(r.expected_value_per_customer)}</b> expected {self.value_word} per customer, "
-                  f"next {self.horizon} days ({_money(r.expected_value_low / r.customers)}–"
-                  f"{_money(r.expected_value_high / r.customers)})"
+        badges = [f"<span><b>{_money(r.expected_value_per_customer)}</b> expected purchase value per customer, next "
+                  f"{self.horizon} days{self._discounted()} "
+                  f"({self._interval(r.expected_value_low / r.customers, r.expected_value_high / r.customers)})"
                   + (" · <b>uncertain</b>" if r.uncertain else "") + "</span>",
-                  f"<span><b>{_money(r.recent_value / r.customers)}</b> {self.value_word} per customer in the last "
+                  f"<span><b>{_money(r.recent_value / r.customers)}</b> purchase value per customer in the last "
                   f"{self._recent_days()} days</span>"]
         if pd.notna(r.active_share):
             badges.append(f"<span><b>{r.active_share:.0%}</b> of repeat buyers likely still active</span>")
         return badges
+
+    def _discounted(self) -> str:
+        rate = self.summary.get("discount_rate_annual", 0.0)
+        return f", discounted at {rate:.0%} a year," if rate else ""
+
+    @staticmethod
+    def _interval(low: float, high: float) -> str:
+        return "n/a" if pd.isna(low) or pd.isna(high) else f"{_money(low)}–{_money(high)}"
 
     def _recent_days(self) -> int:
         window = self.summary.get("window", {})
@@ -121,7 +138,7 @@ class ForecastText:
             f"before the cut-off, then asked for the next {h['days']} days; customers who first bought in those days "
             f"({h['new_customers']:,}) are not part of the check. The naive baseline gives each customer their own "
             f"past rate of repeat purchases.</p>",
-            f"<p>In {self.value_word}: the model forecast {_money(t['model_value'])} against "
+            f"<p>In purchase value (before returns): the model forecast {_money(t['model_value'])} against "
             f"{_money(t['actual_value'])} ({_error_words(t['model_value_error'])}); the baseline "
             f"{_money(t['naive_value'])} ({_error_words(t['naive_value_error'])}). Per customer, the model's "
             f"purchase forecast was off by {t['customer_mae_model']:.2f} purchase days on average, the baseline's "
@@ -143,7 +160,7 @@ class ForecastText:
                          f"{2 * CLOSE:.0%}: " + "; ".join(
                              f"<b>{esc(self._name(s['segment']))}</b> ({_error_words(s['model_purchases_error'])})"
                              for s in far) + ".</p>")
-        uncertain = [self._name(k) for k, r in self.segments.iterrows() if r.uncertain and k not in ("All customers",)]
+        uncertain = [self._name(k) for k, r in self.segments.iterrows() if r.uncertain and k not in ("All customers", "-1")]
         if uncertain:
             lines.append("<p>Uncertain (95% interval wider than half the forecast): "
                          + ", ".join(f"<b>{esc(n)}</b>" for n in uncertain) + ".</p>")
@@ -157,9 +174,9 @@ class ForecastText:
                 "segment": self._name(key) if key != "All customers" else key,
                 "customers": f"{int(r.customers):,}",
                 f"expected purchase days per customer": f"{r.expected_purchases_per_customer:.2f}",
-                f"expected {self.value_word}, next {self.horizon} days": _money(r.expected_value),
-                "95% interval": f"{_money(r.expected_value_low)}–{_money(r.expected_value_high)}",
-                f"{self.value_word} in the last {self._recent_days()} days": _money(r.recent_value),
+                f"expected purchase value, next {self.horizon} days{self._discounted().rstrip(',')}": _money(r.expected_value),
+                "95% interval of the expectation": self._interval(r.expected_value_low, r.expected_value_high),
+                f"purchase value in the last {self._recent_days()} days": _money(r.recent_value),
                 "repeat buyers likely active": "" if pd.isna(r.active_share) else f"{r.active_share:.0%}",
                 "bought on one day only": f"{r.one_time_share:.0%}",
             })
