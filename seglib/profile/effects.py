@@ -188,3 +188,26 @@ def _chi2_row(values: pd.Series, labels: pd.Series, feature) -> list:
     cutoffs = tuple(w / math.sqrt(df_star) for w in COHEN_W_CUTOFFS)
     return [feature, "categorical", "chi-square", float(res.statistic), int(res.dof), float(res.pvalue), v,
             "Cramér's V", _effect_label(v, cutoffs), n, note]
+
+
+def mark_circular(tests: pd.DataFrame, used) -> pd.DataFrame:
+    """Say what the tests mean: a feature that built the segments differs between them by construction.
+
+    Its effect size stays, as a description (``role`` "built the segments: descriptive"); its
+    p-value is removed, because testing segments on the very feature that drew them is circular.
+    Features the clustering did not use keep their p-value (``role`` "not clustered: tested").
+
+    >>> t = pd.DataFrame({"feature": ["recency_days", "country"], "p_value": [0.0, 0.03], "note": ["", ""]})
+    >>> mark_circular(t, ["recency_days"])[["role", "p_value"]].values.tolist()
+    [['built the segments: descriptive', nan], ['not clustered: tested', 0.03]]
+    """
+    out = tests.copy()
+    built = out["feature"].isin(list(used))
+    out.insert(1, "role", np.where(built, "built the segments: descriptive", "not clustered: tested"))
+    out.loc[built, "p_value"] = np.nan
+    if "note" in out:
+        out["note"] = out["note"].fillna("").astype(str)
+        out.loc[built, "note"] = (out.loc[built, "note"] + " p-value left out: the segments were drawn on this "
+                                  "feature, so a test against them is circular").str.strip()
+    return out
+

@@ -18,7 +18,7 @@ from seglib.clv import ValueForecast, value_stage
 from seglib.config import Params
 from seglib.features import FeatureSet
 from seglib.profile.actions import suggest_actions
-from seglib.profile.effects import compare_features
+from seglib.profile.effects import compare_features, mark_circular
 from seglib.profile.kpis import CHURN_RULE_WORDS, attribute_mix, churn_risk, lift_table, segment_kpis
 from seglib.profile.naming import name_segments, segment_name, segment_names
 from seglib.profile.outcomes import outcome_table, tied_columns
@@ -78,7 +78,7 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     forecast = value_stage(params, run_dir, labels, one_time_risk)
     churn = _add_forecast(kpis, forecast) if "churn_risk_share" in kpis else {}
     kpis.insert(0, "segment", segment_names(names, kpis.index))  # "All customers" stays as it is
-    tests = compare_features(table, labels, numeric=numeric, categorical=categorical)
+    tests = mark_circular(compare_features(table, labels, numeric=numeric, categorical=categorical), fs.used)
     lift = lift_table(table, labels, fs.used_numeric or numeric)
     zscores = _zscores(lift, names)
     traits = top_traits(table, labels, fs.dictionary, fs.used_numeric or numeric, fs.used_categorical)
