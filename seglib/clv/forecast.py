@@ -23,7 +23,6 @@ from seglib.clv.models import (
     expected_value,
     fit_bgnbd,
     fit_gamma_gamma,
-    no_dropout,
     p_alive,
 )
 
@@ -78,18 +77,12 @@ class ValueModel:
     spend_customers: int = 0
     spend_reason: str = ""
 
-    @property
-    def no_dropout(self) -> bool:
-        """The purchase model found no dropout (the NBD limit): P(alive) is 1 for everyone."""
-        p = self.purchases.params
-        return no_dropout(p["a"], p["b"])
-
     def forecast(self, inputs: pd.DataFrame, horizon: float, discount: float = 0.0,
                  bg: dict | None = None, gg: dict | None = None) -> pd.DataFrame:
         """Per customer: ``p_alive``, ``expected_purchases``, ``value_per_purchase``, ``expected_value``.
 
         ``expected_value`` is the expected purchases times the expected value per purchase
-        (see :attr:`spend_basis`), discounted month by month at ``discount`` a year. ``bg`` /
+        (Gamma-Gamma's, or the customer's own average), discounted month by month at ``discount`` a year. ``bg`` /
         ``gg`` replace the fitted parameters (the intervals' derivatives use this).
         """
         bg = bg or self.purchases.params
@@ -103,14 +96,6 @@ class ValueModel:
         return pd.DataFrame({"p_alive": p_alive(bg, x, t_x, T), "expected_purchases": purchases,
                              "value_per_purchase": per_purchase, "expected_value": discounted * per_purchase},
                             index=inputs.index)
-
-    @property
-    def spend_basis(self) -> str:
-        """How the value per purchase is forecast, in words."""
-        if self.spend is not None:
-            return "the Gamma-Gamma model (each customer's average spend, shrunk towards the average customer's)"
-        return ("each customer's own average value per purchase day, as observed (the Gamma-Gamma model is not "
-                f"used: {self.spend_reason})")
 
     def to_dict(self) -> dict:
         return {"purchases": self.purchases.to_dict(), "spend": self.spend.to_dict() if self.spend else None,

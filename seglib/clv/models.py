@@ -109,7 +109,7 @@ def expected_purchases(params: dict, horizon, x, t_x, T) -> np.ndarray:
     if np.all(horizon == 0):
         return np.zeros(np.broadcast(x, horizon).shape)
     if no_dropout(a, b):  # nobody drops out: the NBD posterior mean rate times the horizon
-        return (r + x) / (alpha + T) * horizon * p_alive(params, x, t_x, T)
+        return np.broadcast_to((r + x) / (alpha + T) * horizon, np.broadcast(x, t_x, T, horizon).shape).copy()
     x, t_x, T, horizon = np.broadcast_arrays(x, t_x, T, horizon)
     if abs(a - 1) < _NEAR_ONE:  # the closed form's removable singularity at a = 1: interpolate across it
         below, above = (_alive_purchases(r, alpha, 1 + d, b, horizon, x, T) for d in (-_NEAR_ONE, _NEAR_ONE))

@@ -48,10 +48,6 @@ class HistoryWindow:
     def window_days(self) -> int:
         return self.snapshot_day - self.first_day
 
-    @property
-    def holdout_days(self) -> int:
-        return 0 if self.cutoff_day is None else self.snapshot_day - self.cutoff_day
-
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from seglib import artifacts
+from seglib.clv import load_forecast
 from seglib.features import FeatureSet
 from seglib.ingest import QualityAccount
 from seglib.profile import migration_table
@@ -89,8 +90,7 @@ class RunReport:
         self.churn = seg.get("churn") or {}
         self.rule_quality = artifacts.RULE_QUALITY.read(run_dir) if artifacts.RULE_QUALITY.exists(run_dir) else \
             pd.DataFrame(columns=["segment", "precision", "recall"])
-        clv = artifacts.CLV.read(run_dir) if artifacts.CLV.exists(run_dir) else None
-        self.forecast = ForecastText(clv, self.names, self.value_word, "monetary" in self.features.table)
+        self.forecast = ForecastText(load_forecast(run_dir), self.names, "monetary" in self.features.table)
 
         self.previous = _previous_run(run_dir)
 

@@ -38,12 +38,10 @@ def _error_words(error: float) -> str:
 class ForecastText:
     """The forecast's words for one run: built from its clv.json and its segment names."""
 
-    def __init__(self, summary: dict | None, names: dict[int, str], value_word: str = "revenue",
-                 transactions: bool = True):
+    def __init__(self, summary: dict | None, names: dict[int, str], transactions: bool = True):
         self.summary = summary or {"applies": False, "reason": "the run predates the value model"}
         self.transactions = transactions
         self.names = names
-        self.value_word = value_word
         self.applies = bool(self.summary.get("applies"))
         seg = pd.DataFrame(self.summary.get("segments", []))
         self.segments = seg.set_index(seg["segment"].astype(str)) if len(seg) else seg
