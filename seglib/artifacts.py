@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -24,7 +25,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from seglib.errors import StageError
+from seglib.errors import InputDataError, StageError
+from seglib.files import atomic_write, atomic_write_text, sha256  # noqa: F401 - the run folder's writers use them
 
 
 
@@ -95,15 +97,14 @@ class Artifact:
         if suffix == ".joblib":
             import joblib
 
-            return joblib.load(path)
+            # joblib runs code on load: a file whose sha256 the manifest records must match it.
+            return joblib.load(verified_path(run_dir, self, required=False))
         return path.read_text(encoding="utf-8")
 
 
 def write_json(path: str | Path, data) -> Path:
-    """JSON as every seglib file writes it: indented, UTF-8, values it cannot encode as text."""
-    path = Path(path)
-    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    return path
+    """JSON as every seglib file writes it: indented, UTF-8, values it cannot encode as text; atomically."""
+    return atomic_write(path, lambda fh: json.dump(data, fh, indent=2, default=str))
 
 
 def read_json(path: str | Path):
@@ -119,8 +120,14 @@ PREVIOUS_RUN = Artifact("previous_run.txt", "runner", "the client's previous com
 FAILED = Artifact("FAILED.txt", "runner", "why a failed run failed, and the failed notebook")
 REPORT = Artifact("report.html", "runner", "the stakeholder report: no code, self-contained")
 NOTEBOOKS_HTML = Artifact("notebooks_html", "runner", "the executed notebooks as HTML, with code, for analysts")
+REPORT_PDF = Artifact("report.pdf", "seglib pdf", "the report printed to PDF with headless Chromium, on request")
 KERNEL_LOG = Artifact("kernel.log", "runner", "what the stage kernels wrote to stderr (their own log lines)")
 STAGING = Artifact("_staging", "engine", "the engine's scratch space during a stage; removed afterwards")
+SCRATCH = Artifact("_scratch", "runner", "the stage kernels' temporary files (staged input copies, Spark's "
+                   "scratch); removed afterwards")
+OWNER = Artifact("owner.json", "runner", "the process running the run: host, pid and start time (a `.tmp-` run "
+                 "whose process is gone was abandoned)")
+ABANDONED = Artifact("ABANDONED.txt", "runner", "a killed run found by a later one: when, and the staging removed")
 
 # -- 01_ingest -----------------------------------------------------------------------------------
 QUALITY = Artifact("quality.json", "01_ingest", "the transaction log's data-quality account")
@@ -180,14 +187,19 @@ ALL = (PARAMS, MANIFEST, PREVIOUS_RUN, QUALITY, QUALITY_CUSTOMERS, AGGREGATES, H
        CUSTOMERS,
        CUSTOMER_COLUMNS, FEATURES,
        DICTIONARY, FEATURES_META, COMPARISON, ASSIGNMENTS, MODEL, CLUSTERING, KPIS, TESTS, ZSCORES, RULE_QUALITY,
-       ATTRIBUTE_MIX, OUTCOMES, SEGMENTS, CLV, CLV_CUSTOMERS, EXPORTS, REPORT, NOTEBOOKS_HTML, FAILED, KERNEL_LOG, STAGING, SCORED)
+       ATTRIBUTE_MIX, OUTCOMES, SEGMENTS, CLV, CLV_CUSTOMERS, EXPORTS, REPORT, NOTEBOOKS_HTML, REPORT_PDF, FAILED,
+       KERNEL_LOG, STAGING, SCORED, SCRATCH, OWNER, ABANDONED)
+
+#: Files whose sha256 the manifest records (under ``checksums``) when a run completes; a file that
+#: no longer matches is refused (joblib runs code when it loads a file).
+CHECKED = (MODEL,)
 
 #: What seglib score writes in each scored/<export>/ folder.
 SCORED_FILES = (SCORED_ASSIGNMENTS, MIGRATION)
 
 #: The client folder's pointer to its newest complete run (beside the run folders, not in one).
 LATEST_MARKER = "LATEST"
-_TEMPORARY, _FAILED = ".tmp-", "-failed"
+_TEMPORARY, _FAILED, _ABANDONED = ".tmp-", "-failed", "-abandoned"
 
 
 def temporary_run(run_id: str) -> str:
@@ -198,6 +210,11 @@ def temporary_run(run_id: str) -> str:
 def failed_run(run_id: str) -> str:
     """The folder name a failed run is moved to."""
     return f"{run_id}{_FAILED}"
+
+
+def abandoned_run(run_id: str) -> str:
+    """The folder name a killed run is moved to when a later run finds it."""
+    return f"{run_id}{_ABANDONED}"
 
 
 def run_id_of(folder: str | Path) -> str:
@@ -214,15 +231,69 @@ def executed_notebook(run_dir: str | Path, stage: str) -> Path:
     return Path(run_dir) / f"{stage}.ipynb"
 
 
+#: Where a run's kernels keep their temporary files (set by the runner for the kernels it starts).
+SCRATCH_ENV = "SEGLIB_SCRATCH"
+
+
 @functools.cache
 def process_scratch(prefix: str) -> Path:
     """A short temporary folder for this process (one per prefix), removed when the process ends.
 
-    For what lives outside any run folder: the kernels' sockets, rewritten text inputs.
+    For the kernels' sockets, rewritten text inputs, Spark's scratch without a run folder. In a
+    kernel the runner started it is in the run's ``_scratch`` (``$SEGLIB_SCRATCH``), where the
+    next run finds what a killed run left; elsewhere in the system temp folder, named
+    ``<prefix><pid>-...`` so that what a dead process left can be told from what a live one uses.
     """
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    parent = os.environ.get(SCRATCH_ENV) or None
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
+
+
+def checksums(run_dir: str | Path) -> dict[str, str]:
+    """The sha256 of each file of :data:`CHECKED` the run folder holds (recorded in the manifest)."""
+    return {a.name: sha256(a.path(run_dir)) for a in CHECKED if a.exists(run_dir)}
+
+
+def verified_path(run_dir: str | Path, artifact: Artifact, required: bool = True) -> Path:
+    """The artifact's path, once its sha256 matches the one the run's manifest records.
+
+    With ``required`` a manifest that records none is refused too; without it, a file
+    with no record (a run still running) passes.
+
+    Raises
+    ------
+    InputDataError
+        The file is missing, differs from the record, or (``required``) has none.
+    """
+    path = artifact.path(run_dir)
+    manifest = MANIFEST.path(run_dir)
+    advice = ("joblib runs code when it loads a file, so seglib loads only the file the run wrote. Never "
+              "score with a run folder from a source you do not trust; to get a model you can use, rerun the "
+              f"client (`seglib rerun {Path(run_dir)}`) and use the new run.")
+    if not path.exists():
+        raise InputDataError(f"{path}: not found; the run folder {run_dir} holds no {artifact.name}. {advice}")
+    try:
+        expected = (read_json(manifest).get("checksums") or {}).get(artifact.name) if manifest.exists() else None
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"{manifest}: cannot be read ({exc}), so {path} cannot be checked. {advice}") from None
+    if expected is None:
+        if not required:
+            return path
+        raise InputDataError(
+            f"{path}: refused to load: {manifest} records no sha256 for {artifact.name} (expected it under "
+            f"\"checksums\"; found none: the run was made before seglib checked models, or the manifest was "
+            f"edited). {advice}"
+        )
+    found = sha256(path)
+    if found != expected:
+        raise InputDataError(
+            f"{path}: refused to load: its sha256 is {found}, but {manifest} records {expected}; the file "
+            f"changed after the run wrote it. {advice}"
+        )
+    return path
 
 
 def require(run_dir: str | Path, *artifacts: Artifact, stage: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import ibis
 
-from seglib.artifacts import STAGING
+from seglib.artifacts import STAGING, process_scratch
 from seglib.config import EngineParams
 from seglib.errors import ParamsError
 
@@ -60,13 +60,13 @@ def connect(engine: EngineParams | None = None, workdir: Path | None = None) -> 
             "engine.backend is 'spark' but PySpark is not installed; "
             "install the extra with `pip install -e .[spark]` (needs Java 17)"
         ) from None
-    import tempfile
     import warnings
 
     # PySpark warns on every pandas conversion that pandas 3 is "not yet fully supported";
     # the conversions seglib makes (aggregates, counts) are checked equal to DuckDB's by the tests.
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    scratch = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="seglib-spark-"))
+    # Without a workdir: a folder of this process, removed when it ends (in the run's _scratch under the runner).
+    scratch = Path(workdir) if workdir is not None else process_scratch("seglib-spark-")
     scratch.mkdir(parents=True, exist_ok=True)
     builder = (
         SparkSession.builder.master(engine.spark_master).appName("seglib")

@@ -7,6 +7,8 @@ saved model then assigns each customer in the engine too (:mod:`seglib.cluster.e
 rebuilds it as an Ibis expression over the per-customer table; HDBSCAN, which assigns
 by the nearest fitted customer, predicts in memory in chunks). Customers present in both
 the run and the new export are compared: the migration table says who moved where.
+The saved model is loaded only when its sha256 matches the one the run's manifest records
+(joblib runs code when it loads a file); score only with run folders from a trusted source.
 Where the run fitted the value model (:mod:`seglib.clv`), each scored customer also gets
 their P(alive), expected purchases and expected value under the run's parameters, measured
 from the new export's own snapshot.
@@ -58,7 +60,9 @@ def score_export(run_folder: Path, data: Path, out: Path | None = None) -> Path:
 def score(run_folder: Path, data: Path, out: Path | None = None) -> ScoreResult:
     run_folder = Path(run_folder).resolve()
     params = run_params(run_folder)
-    model = load_model(artifacts.MODEL.path(run_folder))  # first: an unusable model fails before any work
+    # First, so an unusable model fails before any work; and only the file the run wrote (its sha256 is in
+    # the manifest), since joblib runs code when it loads a file.
+    model = load_model(artifacts.verified_path(run_folder, artifacts.MODEL))
     data = Path(data).resolve()
     updated = params.model_dump()
     updated["input"]["generate"] = None

@@ -7,7 +7,8 @@ import yaml
 
 from seglib.config import validate_params
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
 
 TX_HEADER = "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
 
@@ -66,3 +67,42 @@ def tiny_log(tmp_path) -> Path:
 @pytest.fixture
 def tiny_params(tmp_path, tiny_log):
     return validate_params(tx_params(), str(write_params(tmp_path, tx_params())))
+
+
+@pytest.fixture(scope="session")
+def small_params(tmp_path_factory):
+    """The demo params, pointed at a small generated log in a temp folder (one per test session)."""
+    folder = tmp_path_factory.mktemp("e2e")
+    data = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    data["client"] = "e2e"
+    data["input"]["generate"] = {"n_customers": 600, "n_table_customers": 100, "seed": 3}
+    data["input"]["transactions"]["path"] = str(folder / "data" / "transactions.csv")
+    data["clustering"]["n_resamples"] = 3
+    data["report"] = {"currency": "£"}
+    path = folder / "e2e.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, folder
+
+
+@pytest.fixture(scope="session")
+def finished_run(small_params):
+    """The whole pipeline run once on the small demo log; shared by the tests that read a complete run."""
+    from seglib.runs import run_pipeline
+
+    path, folder = small_params
+    return run_pipeline(path, folder / "reports", progress=lambda _: None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With ``SEGLIB_REQUIRE_BROWSER=1`` (set by ``.ci/run``) a test skipped for want of Chromium fails instead."""
+    import os
+
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("SEGLIB_REQUIRE_BROWSER") == "1":
+        reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+        if "chromium" in reason.lower():
+            report.outcome = "failed"
+            report.longrepr = (f"SEGLIB_REQUIRE_BROWSER=1 (set by .ci/run), but this browser test was skipped: "
+                               f"{reason}. Install Chromium (Debian: apt-get install chromium) and run again.")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
-from seglib.artifacts import process_scratch
+from seglib.artifacts import SCRATCH_ENV, process_scratch
 
 KERNEL_NAME = "seglib"
 
@@ -31,7 +32,7 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
-def local_kernel_manager(log: Path | None = None):
+def local_kernel_manager(log: Path | None = None, scratch: Path | None = None):
     """A kernel manager whose kernels talk over local (IPC) sockets, not TCP ports.
 
     Nothing is reachable from the network, and ipykernel no longer warns at every stage
@@ -40,7 +41,10 @@ def local_kernel_manager(log: Path | None = None):
     removed when the process ends. With ``log``, what the kernel writes to stderr (its own
     log lines, such as the KeyboardInterrupt it reports when a failed stage is shut down)
     goes to that file instead of the user's terminal; errors in cells reach the run as
-    usual, through the notebook.
+    usual, through the notebook. With ``scratch``, the kernel keeps its temporary files
+    (staged input copies, Spark's scratch) there (``$SEGLIB_SCRATCH``, read by
+    :func:`seglib.artifacts.process_scratch`), inside the run folder, so a killed run's
+    leftovers are found by the next run.
     """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum, default
@@ -58,6 +62,8 @@ def local_kernel_manager(log: Path | None = None):
             kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
             if log is not None:
                 kw["stderr"] = open(log, "a", encoding="utf-8")  # noqa: SIM115 - the kernel process owns it
+            if scratch is not None:
+                kw["env"] = {**kw.get("env", os.environ), SCRATCH_ENV: str(scratch)}
             return kernel_cmd, kw
 
     return LocalKernelManager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from datetime import datetime, timezone
@@ -11,18 +10,11 @@ from pathlib import Path
 
 from seglib import artifacts
 from seglib.config import Params, resolve_files
+from seglib.files import sha256
 
 
 PACKAGES = ("seglib", "ibis-framework", "duckdb", "pandas", "pyarrow", "numpy", "scikit-learn",
             "scipy", "matplotlib", "seaborn", "papermill", "nbconvert", "kmodes")
-
-
-def sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def input_files(params: Params) -> list[Path]:
@@ -64,7 +56,16 @@ def new_manifest(params: Params, params_file: Path, run_id: str) -> dict:
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
+    """Write the manifest atomically: a reader sees the old one or the new one, never a part."""
     artifacts.MANIFEST.write(folder, manifest)
+
+
+def finish_manifest(manifest: dict, outcome: str, started_at: float) -> dict:
+    """Set the outcome, the end time and the run's seconds (since ``started_at``, a ``perf_counter``)."""
+    manifest["outcome"] = outcome
+    manifest["seconds"] = round(time.perf_counter() - started_at, 2)
+    manifest["finished"] = datetime.now(timezone.utc).isoformat()
+    return manifest
 
 
 def stage_record(stage: str, started: float, outcome: str, peak_gib: float | None = None) -> dict:

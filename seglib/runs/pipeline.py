@@ -7,9 +7,10 @@ with the reason otherwise) is in :mod:`seglib.runs.folders`; the manifest in
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from seglib import artifacts
@@ -18,9 +19,10 @@ from seglib.features import check_use
 from seglib.ingest import preflight
 from seglib.notebook import project_root
 from seglib.rendering import render_notebook_html, render_report_html
-from seglib.runs.folders import fail_run, first_line, latest_run, new_run_id, point_latest
+from seglib.runs.cleanup import clean_abandoned_runs
+from seglib.runs.folders import allocate_run, fail_run, first_line, latest_run, point_latest
 from seglib.runs.kernel import ensure_kernel, local_kernel_manager
-from seglib.runs.manifest import new_manifest, stage_record, with_absolute_paths, write_manifest
+from seglib.runs.manifest import finish_manifest, new_manifest, stage_record, with_absolute_paths, write_manifest
 from seglib.runs.memory import PeakMemory
 
 STAGES = ("01_ingest", "02_features", "03_clustering", "04_profiling", "05_report")
@@ -43,18 +45,22 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     StageError
         When a stage fails; the message names the notebook, the cell and the error.
     """
-    import papermill as pm
-
     params_file = Path(params_file).resolve()
     params = load_params(params_file)
-    check_use(params, preflight(params))  # files, columns and feature names checked before stage 1
     reports = Path(reports_dir) if reports_dir else project_root() / "reports"
     client_dir = reports / params.client
+    try:  # what killed runs of this client left (staging, temp copies) goes before this run adds its own
+        for abandoned in clean_abandoned_runs(client_dir):
+            progress(f"{params.client}: {abandoned.describe()}")
+    except OSError as exc:
+        progress(f"{params.client}: warning: could not clean up after killed runs in {client_dir} ({exc}); "
+                 f"remove their .tmp- folders by hand if no run of this client is going")
+    check_use(params, preflight(params))  # files, columns and feature names checked before stage 1
     client_dir.mkdir(parents=True, exist_ok=True)
-    run_id = new_run_id(client_dir)
-    tmp = client_dir / artifacts.temporary_run(run_id)
-    tmp.mkdir()
+    run_id, tmp = allocate_run(client_dir)
     artifacts.PARAMS.write(tmp, dump_params(with_absolute_paths(params)))
+    import papermill as pm  # seconds to import: only once the params and inputs are known to be good
+
     kernel = ensure_kernel()
     manifest = new_manifest(params, params_file, run_id)
     previous = latest_run(client_dir)
@@ -63,6 +69,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     write_manifest(tmp, manifest)
     notebooks = project_root() / "notebooks"
     run_params = artifacts.PARAMS.path(tmp)  # every stage reads the run's own copy of the params
+    scratch = artifacts.SCRATCH.path(tmp)  # the kernels' temporary files, inside the run folder
     started = time.perf_counter()
     for stage in STAGES:
         t0 = time.perf_counter()
@@ -79,7 +86,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
                     cwd=str(notebooks),
                     progress_bar=False,
                     log_output=False,
-                    kernel_manager_class=local_kernel_manager(artifacts.KERNEL_LOG.path(tmp)),
+                    kernel_manager_class=local_kernel_manager(artifacts.KERNEL_LOG.path(tmp), scratch),
                 )
         except pm.PapermillExecutionError as exc:
             manifest["stages"].append(stage_record(stage, t0, "failed"))
@@ -87,11 +94,15 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
                 f"{params.client}: stage {stage} failed in cell {exc.exec_count or exc.cell_index} "
                 f"({exc.ename}): {first_line(exc.evalue)}"
             )
-            fail_run(tmp, client_dir, run_id, manifest, message, out_nb)
+            failure = _failure(stage, out_nb, exc.ename, exc.evalue, _error_cell(out_nb, exc.cell_index),
+                               exc.exec_count)
+            fail_run(tmp, client_dir, run_id, manifest, message, out_nb, started_at=started, failure=failure,
+                     details=_ANSI.sub("", "\n".join(exc.traceback or [])))
         except Exception as exc:  # kernel died, notebook missing, …
             manifest["stages"].append(stage_record(stage, t0, "failed"))
             message = f"{params.client}: stage {stage} could not run ({type(exc).__name__}: {first_line(str(exc))})"
-            fail_run(tmp, client_dir, run_id, manifest, message, out_nb)
+            fail_run(tmp, client_dir, run_id, manifest, message, out_nb, started_at=started,
+                     failure=_failure(stage, out_nb, type(exc).__name__, str(exc)))
         manifest["stages"].append(stage_record(stage, t0, "ok", memory.gib))
         progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} done in "
                  f"{time.perf_counter() - t0:.1f}s, peak memory {memory.gib:.2f} GiB")
@@ -106,14 +117,35 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
         render_report_html(report_nb, artifacts.REPORT.path(tmp), title=params.report_title)
     except Exception as exc:
         message = f"{params.client}: rendering the HTML failed ({type(exc).__name__}: {first_line(str(exc))})"
-        fail_run(tmp, client_dir, run_id, manifest, message, artifacts.executed_notebook(tmp, STAGES[-1]))
-    manifest["outcome"] = "complete"
-    manifest["seconds"] = round(time.perf_counter() - started, 2)
-    manifest["finished"] = datetime.now(timezone.utc).isoformat()
-    write_manifest(tmp, manifest)
+        report_nb = artifacts.executed_notebook(tmp, STAGES[-1])
+        fail_run(tmp, client_dir, run_id, manifest, message, report_nb, started_at=started,
+                 failure=_failure("html", report_nb, type(exc).__name__, str(exc)))
+    shutil.rmtree(scratch, ignore_errors=True)
+    manifest["checksums"] = artifacts.checksums(tmp)  # the model is loaded later only if it still matches
+    write_manifest(tmp, finish_manifest(manifest, "complete", started))
     final = client_dir / run_id
     tmp.rename(final)
     point_latest(client_dir, run_id)
     return RunResult(final, artifacts.REPORT.path(final), manifest)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _failure(stage: str, notebook: Path, error_type: str, error_message: str, cell: int | None = None,
+             execution_count: int | None = None) -> dict:
+    """A failure's fields, as :class:`seglib.errors.StageError` and the manifest carry them."""
+    return {"stage": stage, "notebook": notebook.name, "cell": cell, "execution_count": execution_count,
+            "error_type": error_type, "error_message": _ANSI.sub("", str(error_message))}
+
+
+def _error_cell(notebook: Path, fallback: int | None) -> int | None:
+    """The index of the cell that failed in the kept notebook (papermill adds banner cells above it)."""
+    import json
+
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return fallback
+    return next((i for i, cell in enumerate(cells)
+                 if any(out.get("output_type") == "error" for out in cell.get("outputs", []))), fallback)
