@@ -37,7 +37,7 @@ from seglib.features import FeatureSet
 from seglib.report import plots
 fs = FeatureSet.load("{folder}/run")
 for draw in (plots.feature_distributions, plots.correlation_heatmap):
-    draw(fs)._repr_png_()
+    draw(fs).png()
 """,
 }
 

@@ -158,7 +158,7 @@ def _report_blocks(run, params) -> str:
     report = load_run(params, run)
     html = "".join(block().data for block in (report.title_block, report.executive_summary, report.segment_cards,
                                                report.changes, report.trust, report.method, report.data_quality))
-    figures = [plots.size_and_value(report.kpis), plots.lift_heatmap(report.zscores),
+    figures = [plots.size_and_value(report.kpis, report.names), plots.lift_heatmap(report.zscores),
                plots.customer_map(report.features, report.labels, report.names),
                plots.rfm_distributions(report.features, report.labels, report.names),
                plots.scores_by_k(report.comparison)]

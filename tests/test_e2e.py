@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -14,26 +15,6 @@ from seglib.runs import STAGES, run_pipeline
 from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def small_params(tmp_path_factory):
-    """The demo params, pointed at a small generated log in a temp folder."""
-    folder = tmp_path_factory.mktemp("e2e")
-    data = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
-    data["client"] = "e2e"
-    data["input"]["generate"] = {"n_customers": 600, "n_table_customers": 100, "seed": 3}
-    data["input"]["transactions"]["path"] = str(folder / "data" / "transactions.csv")
-    data["clustering"]["n_resamples"] = 3
-    path = folder / "e2e.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path, folder
-
-
-@pytest.fixture(scope="module")
-def finished_run(small_params):
-    path, folder = small_params
-    return run_pipeline(path, folder / "reports", progress=lambda _: None)
 
 
 def test_run_folder_holds_every_artifact(finished_run):
@@ -96,8 +77,16 @@ def test_failing_stage_names_notebook_and_keeps_it(small_params, tmp_path):
     msg = str(err.value)
     assert "stage 03_clustering failed in cell" in msg
     failed = next((tmp_path / "reports" / "broken").glob("*-failed"))
+    # The parts are fields too, for programs: the notebook, the cell, the error's type and whole message.
+    assert (err.value.stage, err.value.notebook) == ("03_clustering", "03_clustering.ipynb")
+    cells = json.loads((failed / "03_clustering.ipynb").read_text())["cells"]
+    assert isinstance(err.value.cell, int) and "error" in {o.get("output_type") for o in
+                                                           cells[err.value.cell].get("outputs", [])}
+    assert err.value.error_type and err.value.error_message and err.value.error_message.splitlines()[0] in msg
+    assert err.value.run_folder == str(failed)
     assert (failed / "FAILED.txt").exists() and (failed / "03_clustering.ipynb").exists()
-    assert json.loads((failed / "manifest.json").read_text())["outcome"] == "failed"
+    manifest = json.loads((failed / "manifest.json").read_text())
+    assert manifest["outcome"] == "failed" and manifest["failure"] == err.value.fields()
     assert not (failed / "report.html").exists()
 
 
@@ -157,10 +146,40 @@ def test_scoring_other_data_assigns_everyone(finished_run, tmp_path):
 
 
 HOSTILE = '<script>alert("x")</script>'
+BREAKOUT = '"><img src=y onerror=alert(2)>'
+TEMPLATE = "{{7*7}}"
+
+
+class _Elements(HTMLParser):
+    """Every element's tag and attributes, and the text inside <script> elements."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.scripts = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        if self.tags and self.tags[-1][0] == "script":
+            self.scripts.append(data)
+
+
+def _assert_inert(path: Path) -> str:
+    """No element the client's text could have made: no handler attribute, no script, no stray image."""
+    page = path.read_text(encoding="utf-8")
+    parsed = _Elements()
+    parsed.feed(page)
+    handlers = [(tag, a) for tag, attrs in parsed.tags for a in attrs if a.lower().startswith("on")]
+    assert not handlers, (path.name, handlers[:3])
+    assert not any("alert" in text for text in parsed.scripts), path.name
+    assert not [a for tag, a in parsed.tags if tag == "img" and not (a.get("src") or "").startswith("data:")], path.name
+    assert "<i>silver</i>" not in page and "<b>1</b>" not in page
+    return page
 
 
 def test_client_text_is_escaped_in_the_report(tmp_path):
-    """Column names and category values holding HTML reach report.html only escaped."""
+    """Column names, values and the title holding HTML or template syntax stay inert text in every page."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -168,19 +187,26 @@ def test_client_text_is_escaped_in_the_report(tmp_path):
     group = np.repeat([0, 1, 2], n // 3)
     frame = pd.DataFrame({
         "id": [f"<b>{i}</b>" for i in range(n)],
-        f"spend {HOSTILE}": rng.normal([100, 500, 900], 30, size=(n // 3, 3)).T.ravel()[np.argsort(np.argsort(group))],
+        f"spend {HOSTILE} {TEMPLATE}": rng.normal([100, 500, 900], 30, size=(n // 3, 3)).T.ravel()[
+            np.argsort(np.argsort(group))],
         "visits<img src=x onerror=alert(1)>": rng.normal(10, 2, n) + group * 10,
-        "tier": np.where(group == 2, HOSTILE, np.where(group == 1, "<i>silver</i>", "basic")),
+        "tier": np.where(group == 2, HOSTILE, np.where(group == 1, "<i>silver</i>", BREAKOUT + TEMPLATE)),
     })
     frame.to_csv(tmp_path / "hostile.csv", index=False)
-    data = {"client": "hostile", "seed": 1, "input": {"customers": {"path": "hostile.csv", "id_column": "id"}},
+    data = {"client": "hostile", "seed": 1, "title": f"Acme {HOSTILE} {BREAKOUT} {TEMPLATE}",
+            "input": {"customers": {"path": "hostile.csv", "id_column": "id"}},
             "clustering": {"k_min": 2, "k_max": 4, "families": ["kmeans", "gmm"], "n_resamples": 2}}
     params = tmp_path / "hostile.yaml"
     params.write_text(yaml.safe_dump(data))
     result = run_pipeline(params, tmp_path / "reports", progress=lambda _: None)
-    html = result.report.read_text()
+    html = _assert_inert(result.report)
     assert "<script>" not in html and "<img src=x" not in html and "<i>silver</i>" not in html
     assert "&lt;script&gt;" in html
+    assert TEMPLATE in html and html.count(TEMPLATE) >= 2  # the title and the column name, as written
+    pages = sorted((result.folder / "notebooks_html").glob("*.html"))
+    assert len(pages) == len(STAGES)
+    shown = "".join(_assert_inert(page) for page in pages)
+    assert TEMPLATE in shown and "&lt;script&gt;" in shown
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -219,4 +245,8 @@ def test_online_retail_report_in_chromium(tmp_path):
     _render_in_chromium(result.report, tmp_path)
     meta = json.loads((result.folder / "clustering.json").read_text())
     assert 3 <= meta["segments"] <= 7 and len(meta["families"]) >= 5
+    assert meta["structure"]["checked"] and meta["structure"]["structure"]
+    from tests.test_meaning import card_faults
+
+    assert card_faults(result.folder) == []  # no raw column name in a name, no repeated action list, rules at the bar
     assert result.report.stat().st_size < 5 * 1024 * 1024

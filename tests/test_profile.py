@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from seglib import profile
+from seglib.profile.traits import dictionary_lookup, trait_candidates
 from seglib.errors import InputDataError, ParamsError
 
 DICTIONARY = pd.DataFrame(
@@ -386,20 +387,22 @@ def test_suggest_actions_first_match_wins_and_everyone_gets_one():
     assert len(actions[2]) == 1 and "no action rule matched" in actions[2][0].lower()
 
 
-def test_default_action_rules_cover_every_planted_segment():
-    """With the default table every named segment, unassigned included, gets at least one action."""
+def test_default_actions_by_role_cover_every_planted_segment():
+    """With the default actions by role every segment, unassigned included, gets actions of its own."""
     features, labels = _planted()
     labels = labels.copy()
     labels.iloc[:2] = -1
     names = profile.name_segments(features, labels, DICTIONARY)
     kpis = profile.segment_kpis(features, labels)
-    actions = profile.suggest_actions(names, kpis)
+    candidates = trait_candidates(features, labels, dictionary_lookup(DICTIONARY, "t"),
+                                  [c for c in features.columns if c != "rfm_segment"], [])
+    actions = profile.role_actions(candidates, kpis, DICTIONARY)
     assert set(actions) == set(names) and all(len(a) >= 1 for a in actions.values())
-    assert "win-back" in actions[3][0] and "onboarding" in actions[4][0]
-    rules = profile.default_action_rules()
-    assert rules[-1]["when"] == {}
-    rules.clear()  # a fresh copy each time: the defaults cannot be changed by accident
-    assert len(profile.default_action_rules()) > 5
+    assert len({tuple(a) for a in actions.values()}) == len(actions)
+    assert any("reactivation" in a for a in actions[3]) and any("onboarding" in a for a in actions[4])
+    table = profile.default_role_actions()
+    table.clear()  # a fresh copy each time: the defaults cannot be changed by accident
+    assert len(profile.default_role_actions()) > 10
 
 
 def test_bad_action_rule_key_names_rule_index_and_key():

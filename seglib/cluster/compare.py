@@ -21,6 +21,8 @@ import pandas as pd
 
 from seglib.cluster import families as fam
 from seglib.cluster import scores as sc
+from seglib.cluster.gap import WINDOW, Gap, gap_statistic
+from seglib.cluster.structure import StructureCheck, structure_check
 from seglib.cluster.model import SegmentModel, centroids_of, chosen_model, prepare
 from seglib.config import ClusteringParams, FeatureParams, check_arguments
 from seglib.errors import InputDataError, ParamsError
@@ -46,6 +48,11 @@ class Comparison:
         The fitted chosen model; ``model.predict(features)`` reproduces ``labels``.
     candidates_labels : dict of str to pandas.Series
         Segments of every candidate that fitted, for plots.
+    gap : Gap or None
+        The gap statistic per k and the number of segments it points to (``k_rule="gap"``).
+    structure : StructureCheck
+        The chosen model against the same model on shuffled data; when it finds no structure,
+        ``labels`` put every customer in one group (0) and ``model`` predicts that group.
     """
 
     table: pd.DataFrame
@@ -54,6 +61,8 @@ class Comparison:
     labels: pd.Series
     model: "SegmentModel"
     candidates_labels: dict[str, pd.Series] = field(default_factory=dict)
+    structure: StructureCheck = field(default_factory=lambda: StructureCheck(False, True, why="not asked for"))
+    gap: Gap | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class _Settings:
     mcs: list | None
     seed: int
     choose: str | None
+    structure_check: bool = True
+    k_rule: str = "gap"
 
 
 def compare_models(
@@ -153,6 +164,7 @@ def compare_models(
         list(numeric), list(categorical), list(log_columns), float(winsorize), params.k_min, params.k_max,
         params.min_share, list(dict.fromkeys(params.families)), rfm_labels, params.sample_size, params.score_sample,
         params.n_resamples, list(params.covariance_types), params.hdbscan_min_cluster_sizes, seed, params.choose,
+        params.structure_check, params.k_rule,
     )
     with fam.single_threaded():
         return _compare(features, opts)
@@ -214,7 +226,11 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
             else:
                 rec["scores_on"] = score_rows.describe(min(len(rows[spec.family]), sc.STABILITY_ROWS), opts.n_resamples)
         records.append(rec)
-    table = sc.rank_table(pd.DataFrame.from_records(records))
+    gap = None
+    ks = sorted({int(s.k) for s in specs if s.k is not None})
+    if opts.k_rule == "gap" and ks:
+        gap = gap_statistic(X, range(max(1, ks[0]), ks[-1] + 1), seed=opts.seed)
+    table = sc.rank_table(pd.DataFrame.from_records(records), None if gap is None else gap.k, window=WINDOW)
 
     chosen = opts.choose or _best(table, opts)
     row = table.loc[table["candidate"] == chosen].iloc[0]
@@ -223,13 +239,24 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
     spec = specs[names.index(chosen)]
     names = opts.rfm_labels.reindex(features.index).to_numpy() if spec.family == "rfm" else None
     model = chosen_model(proto, spec, extenders[spec], raws[spec], fitted_on[spec], segment_names=names)
+    labels = labels_by_name[chosen]
+    check = StructureCheck(False, True, why="switched off (clustering.structure_check: false)")
+    if opts.structure_check:
+        check = structure_check(features, proto, spec, X, labels.to_numpy(), sample_size=opts.sample_size,
+                                seed=opts.seed)
+    if not check.structure:  # no segments: everyone in one group, and the model says the same of new customers
+        labels = pd.Series(0, index=features.index, name="segment", dtype="int64")
+        model.single_group_ = True
+        model.n_segments_ = 1
     return Comparison(
         table=table,
         chosen=chosen,
-        reason=sc.reason(table, chosen, override=opts.choose is not None),
-        labels=labels_by_name[chosen],
+        reason=sc.reason(table, chosen, override=opts.choose is not None, gap=gap),
+        labels=labels,
         model=model,
         candidates_labels=labels_by_name,
+        structure=check,
+        gap=gap,
     )
 
 

@@ -187,6 +187,9 @@ class SegmentModel(BaseEstimator):
         -------
         numpy.ndarray of int64
         """
+        if getattr(self, "single_group_", False):  # the data showed no structure: one group for everyone
+            self._transform(features)  # the same column checks as any prediction
+            return np.zeros(len(features), dtype=np.int64)
         scorer = getattr(self, "rfm_scorer_", None)
         if scorer is not None:  # the RFM rules themselves, on the training cut points
             return self._predict_rfm(features, scorer)

@@ -137,11 +137,14 @@ def stability(family, specs, X, C, rows, full_labels: dict, *, n_resamples, seed
     return {spec: float(np.mean(v)) if v else np.nan for spec, v in scores.items()}
 
 
-def rank_table(table: pd.DataFrame) -> pd.DataFrame:
+def rank_table(table: pd.DataFrame, k_gap: int | None = None, window: int = 0) -> pd.DataFrame:
     """Add ``score`` (feasible rows only) and ``rank`` (1 = best; RFM after ML candidates).
 
     Machine-learning candidates are normalised among themselves, so passing
     ``rfm_labels`` never changes their scores; the RFM baseline is scored against them.
+    With ``k_gap`` (the number of segments the gap statistic points to, see
+    :mod:`seglib.cluster.gap`), candidates are ranked first by how far their k is from it,
+    then by score; ``window`` counts k within that distance of ``k_gap`` as equally near.
     """
     table = table.copy()
     feasible = table["feasible"].to_numpy(bool)
@@ -152,10 +155,13 @@ def rank_table(table: pd.DataFrame) -> pd.DataFrame:
     for idx in table.index[feasible & is_rfm]:
         score.loc[idx] = _combined(table.loc[ml.append(pd.Index([idx]))]).loc[idx]
     table["score"] = score
+    distance = ((table["k"].astype(float) - k_gap).abs() - window).clip(lower=0) if k_gap is not None else \
+        pd.Series(0.0, index=table.index)
     order = (
         table.loc[feasible]
-        .assign(_rfm=is_rfm[feasible], _pos=np.arange(int(feasible.sum())))
-        .sort_values(["_rfm", "score", "_pos"], ascending=[True, False, True], na_position="last", kind="stable")
+        .assign(_rfm=is_rfm[feasible], _pos=np.arange(int(feasible.sum())), _far=distance[feasible])
+        .sort_values(["_rfm", "_far", "score", "_pos"], ascending=[True, True, False, True], na_position="last",
+                     kind="stable")
     )
     table["rank"] = pd.array([pd.NA] * len(table), dtype="Int64")
     table.loc[order.index, "rank"] = np.arange(1, len(order) + 1)
@@ -210,8 +216,25 @@ def describe(row: pd.Series) -> str:
     return text
 
 
-def reason(table: pd.DataFrame, chosen: str, override: bool) -> str:
-    """One or two plain-English sentences on why ``chosen`` was picked (and what it beat)."""
+def reason(table: pd.DataFrame, chosen: str, override: bool, gap=None, window: int = 1) -> str:
+    """One or two plain-English sentences on why ``chosen`` was picked (and what it beat); with ``gap``
+    (:class:`seglib.cluster.gap.Gap`), first how many segments the gap statistic points to."""
+    if gap is None or override:
+        return _reason(table, chosen, override, None)
+    lead = gap.sentence()
+    lead = lead[:1].upper() + lead[1:]
+    near = (table["k"] - gap.k).abs() <= window
+    if not (near & table["feasible"] & table["family"].ne("rfm")).any():
+        k = table.loc[table["candidate"] == chosen, "k"].iloc[0]
+        near = table["k"] == k
+        lead += f"; no feasible candidate has {gap.k - window} to {gap.k + window}, so the nearest number, {int(k)}, is used"
+        scope = f"Among candidates with {int(k)} segments"
+    else:
+        scope = f"Among candidates with {gap.k - window} to {gap.k + window} segments"
+    return f"{lead}. {scope}: {_reason(table[near | table['family'].eq('rfm')], chosen, override, gap)}"
+
+
+def _reason(table: pd.DataFrame, chosen: str, override: bool, gap) -> str:
     ranked = table[table["rank"].notna()].sort_values("rank")
     row = table.loc[table["candidate"] == chosen].iloc[0]
     top = ranked.iloc[0] if len(ranked) else None

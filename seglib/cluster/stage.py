@@ -47,6 +47,9 @@ def cluster_stage(params: Params, run_dir: Path) -> Comparison:
         "families": sorted(comparison.table["family"].unique().tolist()),
         "chosen_scores": {k: _num(chosen.get(k)) for k in
                           ("silhouette", "calinski_harabasz", "davies_bouldin", "stability", "min_share")},
+        "structure": comparison.structure.as_dict(),
+        "gap": None if comparison.gap is None else {
+            "k": comparison.gap.k, "rows": comparison.gap.rows, "table": comparison.gap.table.round(4).to_dict("records")},
         "fitted_on": str(chosen.get("fitted_on", "")),
         "scores_on": str(chosen.get("scores_on", "")),
     }

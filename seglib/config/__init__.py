@@ -24,12 +24,14 @@ from seglib.config.schema import (
     OutlierParams,
     Params,
     ProfilingParams,
+    ReportParams,
     RfmRule,
 )
 
 __all__ = [
     "CANONICAL_TRANSACTION_COLUMNS", "CleaningParams", "ClusteringParams", "ClvParams", "CustomerSource", "EngineParams",
-    "FeatureParams", "GenerateParams", "InputParams", "OutlierParams", "Params", "ProfilingParams", "RfmRule",
+    "FeatureParams", "GenerateParams", "InputParams", "OutlierParams", "Params", "ProfilingParams", "ReportParams",
+    "RfmRule",
     "SourceParams", "TransactionSource", "check_arguments", "dump_params", "load_params", "resolve_files",
     "validate_params",
 ]

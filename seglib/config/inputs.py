@@ -89,6 +89,28 @@ class TransactionSource(SourceParams):
 ColumnKind = Literal["id", "numeric", "proportion", "ordinal", "categorical", "flag", "date", "outcome"]
 
 
+#: What a customer-table column says about a customer; it decides which actions a segment high or low on it gets.
+AttributeRole = Literal["spend", "engagement", "tenure", "demographic", "risk", "need", "other"]
+
+
+class AttributeSpec(Strict):
+    """How the report speaks of one customer-table column."""
+
+    label: str | None = Field(None, description="the words for the column in names, traits and rules, e.g. 'income'")
+    unit: str | None = Field(None, description="unit shown after values, e.g. 'k$' or 'points'")
+    role: AttributeRole | None = Field(
+        None, description="spend, engagement, tenure, demographic, risk, need or other: drives the suggested actions")
+    better: Literal["higher", "lower"] | None = Field(
+        None, description="which direction is good for the business (e.g. lower for complaints); null = neither")
+
+    @field_validator("label", "unit")
+    @classmethod
+    def _words(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must be a non-empty text, or left out")
+        return value.strip() if value is not None else value
+
+
 class CustomerSource(SourceParams):
     id_column: str | None = Field(
         None, description="column holding the customer id; null generates a stable row id"
@@ -115,6 +137,10 @@ class CustomerSource(SourceParams):
         None, description="the column (or columns, summed) that measures a customer's value; sizes the "
         "'share of value' KPIs as revenue does for transactions"
     )
+    attributes: dict[str, AttributeSpec] = Field(
+        default_factory=dict, description="per column: label, unit, role and which direction is better, so names, "
+        "traits, rules and actions speak the client's words; e.g. {'Annual Income (k$)': {label: income, unit: k$, "
+        "role: spend, better: higher}}")
 
     @model_validator(mode="after")
     def _kinds_agree(self) -> "CustomerSource":

@@ -137,6 +137,12 @@ class ClusteringParams(Strict):
         None, description="HDBSCAN grid: shares of customers (< 1) or counts (>= 2); null = sized to the data"
     )
     choose: str | None = Field(None, description="force a candidate by name, e.g. 'kmeans k=5'")
+    k_rule: Literal["gap", "scores"] = Field(
+        "gap", description="how the number of segments is chosen: 'gap' (the gap statistic, then the scores among "
+        "candidates with that k) or 'scores' (the combined scores alone, which lean to fewer segments)")
+    structure_check: bool = Field(
+        True, description="compare the chosen segments with the same model on shuffled data (no dependence between "
+        "columns); when they are no better separated, make no segments and say so")
 
     @field_validator("k_max")
     @classmethod
@@ -239,6 +245,20 @@ class ClvParams(Strict):
         0.5, gt=0.0, lt=1.0, description="a customer whose P(alive) is below this is at churn risk")
 
 
+class ReportParams(Strict):
+    """How the stakeholder report writes money: the client's currency and the unit its amounts are in."""
+
+    currency: str | None = Field(None, max_length=8, description="symbol or code shown with money, e.g. '£' or "
+                                 "'EUR'; null = no symbol")
+    units: str | None = Field(None, max_length=24, description="the unit amounts are in, when not ones, e.g. "
+                              "'thousands'; null = none said")
+
+    @property
+    def money(self) -> str:
+        """The money unit as an axis title says it: '£', '£ thousands', 'thousands' or ''."""
+        return " ".join(part.strip() for part in (self.currency, self.units) if part and part.strip())
+
+
 class EngineParams(Strict):
     backend: Literal["duckdb", "spark"] = "duckdb"
     threads: int | None = Field(None, ge=1, le=256)
@@ -275,6 +295,7 @@ class Params(Strict):
     clustering: ClusteringParams = Field(default_factory=ClusteringParams)
     profiling: ProfilingParams = Field(default_factory=ProfilingParams)
     clv: ClvParams = Field(default_factory=ClvParams)
+    report: ReportParams = Field(default_factory=ReportParams)
     engine: EngineParams = Field(default_factory=EngineParams)
 
     @model_validator(mode="after")

@@ -206,7 +206,9 @@ def build_features(params: Params, run_dir: str | Path) -> FeatureSet:
                     log_columns.append(c)
             elif kinds.get(c, "numeric") == "numeric" and table[c].min(skipna=True) >= 0 and is_skewed(table[c]):
                 log_columns.append(c)  # amounts and counts only: never flags, codes or proportions
-    dictionary = dictionary_rows(table, categorical, log_columns, used, kinds, meta)
+    described = params.input.customers.attributes if params.input.customers is not None else {}
+    dictionary = dictionary_rows(table, categorical, log_columns, used, kinds, meta, described,
+                                 value_column if value_column != "monetary" else None, value_parts)
     return FeatureSet(table, dictionary, numeric, categorical, log_columns, used, notes, snapshot, rfm_rules_used,
                       rfm_scorer, outcomes, kinds, value_column, value_parts=value_parts, warnings=warnings)
 

@@ -1,6 +1,16 @@
-"""The feature dictionary: what each feature means, its unit, and how the clustering transforms it."""
+"""The feature dictionary: what each feature means, its label and unit, its role, and how the clustering
+transforms it.
+
+A feature's *label* is the words the report uses for it (names, traits, rules, cards); its *role* (spend,
+engagement, tenure, demographic, risk, need, other) and *better* direction decide the suggested actions.
+Transaction features have them built in; customer-table columns take them from
+``input.customers.attributes``, else the label is the column name cleaned for reading and the role a guess
+from words in the name (``other`` when no word fits), which the dictionary marks as guessed.
+"""
 
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 
@@ -17,6 +27,64 @@ TRANSACTION_FEATURES = {
 }
 
 
+#: Transaction features: (label, role, better direction).
+TRANSACTION_WORDS = {
+    "recency_days": ("days since the last order", "engagement", "lower"),
+    "frequency": ("orders", "engagement", "higher"),
+    "monetary": ("revenue", "spend", "higher"),
+    "tenure_days": ("days as a customer", "tenure", "higher"),
+    "avg_order_value": ("average order value", "spend", "higher"),
+    "mean_days_between_orders": ("days between orders", "engagement", "lower"),
+    "items_per_order": ("items per order", "spend", "higher"),
+    "return_rate": ("return rate", "risk", "lower"),
+}
+
+#: Words in a column name that suggest its role, tried in this order (whole words or word starts).
+ROLE_HINTS = (
+    ("risk", ("churn", "default", "complaint", "complain", "risk", "late", "arrears", "debt", "delinquent",
+              "overdue", "return", "cancel")),
+    ("tenure", ("tenure", "seniority", "since", "membership", "member", "months", "years")),
+    ("spend", ("spend", "spending", "spent", "revenue", "sales", "amount", "balance", "value",
+               "price", "purchase", "purchases", "monetary", "wage", "credit")),
+    ("engagement", ("visit", "visits", "login", "logins", "session", "sessions", "usage", "frequency", "orders",
+                    "calls", "clicks", "opens", "activity", "active", "recency", "engagement")),
+    ("demographic", ("age", "gender", "sex", "region", "city", "country", "state", "education", "marital", "job",
+                     "occupation", "children", "kids", "household", "married", "income", "salary", "wage")),
+)
+ROLES = ("spend", "engagement", "tenure", "demographic", "risk", "need", "other")
+
+
+def clean_label(column) -> tuple[str, str]:
+    """A column name as words, and the unit or scale its brackets held.
+
+    >>> clean_label("Annual Income (k$)"), clean_label("Spending Score (1-100)")
+    (('annual income', 'k$'), ('spending score', '1-100'))
+    >>> clean_label("Detergents_Paper"), clean_label("numOfProducts"), clean_label("MOPLLAAG")
+    (('detergents paper', ''), ('num of products', ''), ('MOPLLAAG', ''))
+    """
+    text = str(column).strip()
+    units = re.findall(r"[\(\[]([^\)\]]*)[\)\]]", text)
+    text = re.sub(r"[\(\[][^\)\]]*[\)\]]", " ", text)
+    text = re.sub(r"(?<=[a-z])(?=[A-Z][a-z])", " ", text)  # camelCase
+    text = re.sub(r"[_.\s]+", " ", text).strip(" -:")
+    words = [w if (w.isupper() and len(w) > 1) or any(ch.isdigit() for ch in w) else w.lower() for w in text.split()]
+    label = " ".join(words) or str(column)
+    return label, ", ".join(u.strip() for u in units if u.strip())
+
+
+def guess_role(column) -> str:
+    """The role words in a column's name suggest, or 'other'.
+
+    >>> guess_role("Annual Income (k$)"), guess_role("Spending Score"), guess_role("complaints_12m"), guess_role("Fresh")
+    ('demographic', 'spend', 'risk', 'other')
+    """
+    words = clean_label(column)[0].casefold()
+    for role, hints in ROLE_HINTS:
+        if any(re.search(rf"(?<![a-z]){re.escape(h)}", words) for h in hints):
+            return role
+    return "other"
+
+
 DEFAULT_TRANSACTION_USE = ["recency_days", "frequency", "monetary", "tenure_days", "avg_order_value"]
 
 
@@ -30,9 +98,11 @@ KIND_WORDS = {
 
 
 def dictionary_rows(table: pd.DataFrame, categorical: list[str], log_columns: list[str], used: list[str],
-                    kinds: dict | None = None, meta: dict | None = None) -> pd.DataFrame:
-    """One row per feature: name, meaning, unit, transform, kind, data kind, used for clustering."""
-    kinds, meta = kinds or {}, meta or {}
+                    kinds: dict | None = None, meta: dict | None = None, attributes: dict | None = None,
+                    value_column: str | None = None, value_parts=()) -> pd.DataFrame:
+    """One row per feature: name, label, meaning, unit, transform, kind, data kind, used for clustering, role,
+    better direction and where label and role came from (``described``, ``built in`` or ``guessed``)."""
+    kinds, meta, attributes = kinds or {}, meta or {}, attributes or {}
     rows = []
     for name in table.columns:
         kind = kinds.get(name)
@@ -63,15 +133,53 @@ def dictionary_rows(table: pd.DataFrame, categorical: list[str], log_columns: li
         if transform is None:
             transform = "log1p, then standardised" if name in log_columns else (
                 "one-hot" if name in categorical else "standardised")
+        label, role, better, source = _words_for(name, kind, attributes.get(name), value_column, value_parts)
+        spec = attributes.get(name)
+        if spec is not None and getattr(spec, "unit", None):
+            unit = spec.unit
+        elif source == "guessed" and clean_label(name)[1] and unit == "as given":
+            bracket = clean_label(name)[1]  # "(k$)" is a unit; "(1-100)" is a scale, said as "score 1-100"
+            unit = f"score {bracket}" if re.fullmatch(r"\d+\s*-\s*\d+", bracket) else bracket
         rows.append(
             {
                 "name": name,
+                "label": label,
                 "meaning": meaning,
                 "unit": unit,
                 "transform": transform,
                 "kind": "categorical" if name in categorical else "numeric",
                 "data_kind": kind or ("categorical" if name in categorical else "numeric"),
                 "used_for_clustering": name in used,
+                "role": role,
+                "better": better or "",
+                "described": source,
             }
         )
     return pd.DataFrame(rows)
+
+
+def _words_for(name: str, kind: str | None, spec, value_column: str | None, value_parts) -> tuple[str, str, str | None, str]:
+    """(label, role, better, source) of one feature: the params' description first, then the built-in words of
+    transaction features, then the cleaned name and a role guessed from it (the value column is spend; the
+    columns summed into it are what customers buy, a need)."""
+    if name in TRANSACTION_WORDS and kind is None:
+        label, role, better = TRANSACTION_WORDS[name]
+        source = "built in"
+    elif name.startswith("share_") and kind is None:
+        label, role, better, source = f"share of {name.removeprefix('share_').replace('_', ' ')}", "need", None, "built in"
+    elif name.startswith("rfm_") and kind is None:
+        label = {"rfm_r": "RFM recency score", "rfm_f": "RFM frequency score", "rfm_m": "RFM monetary score"}.get(
+            name, "RFM segment")
+        role, better, source = "other", None, "built in"
+    else:
+        label, role, better, source = clean_label(name)[0], guess_role(name), None, "guessed"
+        if name == value_column:
+            role, better = "spend", "higher"
+        elif name in value_parts and role == "other":
+            role = "need"
+    if spec is not None:
+        label = spec.label or label
+        role = spec.role or role
+        better = spec.better or better
+        source = "described" if (spec.label or spec.role) else source
+    return label, role, better, source

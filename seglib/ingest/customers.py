@@ -69,7 +69,8 @@ def named_columns(src: CustomerSource) -> dict[str, str]:
     per_column = src.missing_values if isinstance(src.missing_values, dict) else {}
     values = src.value_column if isinstance(src.value_column, list) else [src.value_column] if src.value_column else []
     for key, names in (("include", src.include or []), ("exclude", src.exclude), ("categorical", src.categorical),
-                       ("kinds", list(src.kinds)), ("missing_values", list(per_column)), ("value_column", values)):
+                       ("kinds", list(src.kinds)), ("missing_values", list(per_column)), ("value_column", values),
+                       ("attributes", list(src.attributes))):
         for name in names:
             wanted[f"input.customers.{key} ('{name}')"] = name
     return wanted

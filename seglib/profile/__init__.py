@@ -10,7 +10,7 @@ words for segments), :mod:`~seglib.profile.actions` (suggested actions) and
 :mod:`~seglib.profile.stage` (the stage: read the run folder, profile, write it).
 """
 
-from seglib.profile.actions import default_action_rules, suggest_actions
+from seglib.profile.actions import default_role_actions, role_actions, suggest_actions
 from seglib.profile.effects import compare_features, one_way_anova_eta_squared
 from seglib.profile.kpis import attribute_mix, churn_risk, lift_table, segment_kpis
 from seglib.profile.naming import migration_table, name_segments, segment_name, segment_names
@@ -20,7 +20,7 @@ from seglib.profile.stage import SegmentSummary, profile_stage, write_exports
 from seglib.profile.traits import top_traits
 
 __all__ = [
-    "SegmentSummary", "attribute_mix", "churn_risk", "compare_features", "default_action_rules", "lift_table",
+    "SegmentSummary", "attribute_mix", "churn_risk", "compare_features", "default_role_actions", "role_actions", "lift_table",
     "migration_table", "name_segments", "one_way_anova_eta_squared", "outcome_table", "profile_stage", "segment_kpis",
     "segment_name", "segment_names", "segment_rules", "suggest_actions", "tied_columns", "top_traits", "write_exports",
 ]

@@ -1,13 +1,19 @@
-"""Suggested actions per segment: an ordered, declarative rule table (re-exported by :mod:`seglib.profile`).
+"""Suggested actions per segment (re-exported by :mod:`seglib.profile`).
 
-:func:`suggest_actions` applies the first rule whose conditions all hold;
-:func:`default_action_rules` is the default table for retail segments, built afresh on every
-access, so editing the list you get never changes the defaults.
+By default the actions follow from what a segment is high or low on, by *role* (what the column says
+about a customer: spend, engagement, tenure, demographic, risk, need, other; see
+:mod:`seglib.features.dictionary`), for transaction data and customer tables alike:
+:func:`role_actions`, with the table :func:`default_role_actions`. They are keyed by segment id and
+traits, never by display names, so renaming a segment never changes its actions.
+
+A params file may instead give its own ordered rule table (``profiling.actions``), where the first rule
+whose conditions all hold wins: :func:`suggest_actions`.
 """
 
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -17,7 +23,9 @@ import pandas as pd
 from seglib.config import ProfilingParams, check_arguments
 from seglib.config.schema import ACTION_OPERATORS
 from seglib.errors import InputDataError, ParamsError
+from seglib.features.dictionary import TRANSACTION_WORDS, guess_role
 from seglib.profile.checks import UNASSIGNED
+from seglib.profile.traits import value_phrase
 
 
 # -- actions --------------------------------------------------------------------------------------
@@ -27,50 +35,200 @@ ACTION_KPIS = ("customers", "share", "revenue", "revenue_share", "avg_order_valu
                "recency_days", "tenure_days", "return_rate", "clv_historic", "churn_risk_share")
 _OPERATORS = MappingProxyType(dict(zip(ACTION_OPERATORS, (operator.gt, operator.ge, operator.lt, operator.le))))
 _FALLBACK_ACTION = "No action rule matched: review this segment with the marketing team"
+#: A trait drives an action when the segment's mean is at least this many standard deviations from the base.
+ACTION_Z = 0.3
+#: A segment with more than this share at churn risk gets a reactivation action first.
+CHURN_ACTION_SHARE = 0.5
+#: An outcome whose role is risk (churn, default, complaints) drives an action at this lift over the base.
+OUTCOME_ACTION_LIFT = 1.25
+MAX_ACTIONS = 3
+UNASSIGNED_ACTIONS = ("Marketing: Keep them in general, untargeted communications",
+                      "Marketing: Check them again at the next segmentation run; they fit no segment closely")
+NO_RULE_FITS = ("No action rule fits: this segment is within {z:g} standard deviations of the average customer on "
+                "every measure, so nothing sets it apart to act on; keep it in general communications")
 
 
-def default_action_rules() -> list[dict]:
-    """The default action table, fresh each call.
+def default_role_actions() -> list[dict]:
+    """The default actions by role and by how the segment stands on it, fresh each call.
 
-    Order matters (first match wins): unassigned; segments named lapsed / new / one-time
-    (their names already say what they need); then any segment where most customers are
-    past twice their usual gap (churn risk); high-value segments; frequent buyers; high
-    returns; occasional buyers; and a catch-all, so every segment gets an action.
+    Each entry is ``{"role", "when", "team", "action"}``. ``when`` is ``good`` / ``bad`` for roles
+    with a better direction (spend, engagement and tenure are better higher, risk lower, unless the
+    params' ``better`` says otherwise), and ``high`` / ``low`` for the rest (demographic, need,
+    other); categorical traits count as ``high`` (the value is over-represented).
     """
     return [
-        {"when": {"unassigned": True}, "team": "marketing",
-         "actions": ["Keep them in general, untargeted communications",
-                     "Check them again at the next segmentation run; they fit no segment closely"]},
-        {"when": {"name_contains": "lapsed"}, "team": "marketing",
-         "actions": ["Send a time-limited win-back offer on the products they used to buy",
-                     "Ask in a two-question survey why they stopped ordering"]},
-        {"when": {"name_contains": "new"}, "team": "marketing",
-         "actions": ["Run an onboarding series: welcome, best sellers, how to reorder",
-                     "Give a second-order incentive valid for 30 days"]},
-        {"when": {"name_contains": ["one-time", "one-off"]}, "team": "marketing",
-         "actions": ["Send a second-purchase offer based on their first order",
-                     "Keep contact light and cheap; most will not return"]},
-        {"when": {"churn_risk_share_gt": 0.5}, "team": "marketing",
-         "actions": ["Start a reactivation sequence: reminder, then an incentive if there is no order",
-                     "Flag the most valuable of them for a personal call"]},
-        {"when": {"name_contains": ["loyal", "big spender", "high value", "high-value"]}, "team": "sales",
-         "actions": ["Offer a VIP tier: early access, free delivery, a personal contact",
-                     "Ask for reviews and referrals; do not discount by default"]},
-        {"when": {"name_contains": "frequent"}, "team": "marketing",
-         "actions": ["Raise basket size with bundles, volume prices and a free-delivery threshold",
-                     "Reward order value in the loyalty scheme"]},
-        {"when": {"return_rate_gt": 0.25}, "team": "support",
-         "actions": ["Review why they return items and improve product information and sizing"]},
-        {"when": {"name_contains": "occasional"}, "team": "marketing",
-         "actions": ["Send seasonal reminders and recommendations from their categories to raise frequency"]},
-        {"when": {}, "team": "marketing",
-         "actions": ["Include them in the regular newsletter with personalised recommendations",
-                     "Track the segment's size and revenue share at every run"]},
+        {"role": "spend", "when": "good", "team": "sales",
+         "action": "Keep them close: a premium tier, early access and a personal contact; do not discount by default"},
+        {"role": "spend", "when": "bad", "team": "marketing",
+         "action": "Raise what they spend with bundles and entry offers; keep discounts small"},
+        {"role": "engagement", "when": "good", "team": "marketing",
+         "action": "Reward them in the loyalty scheme and ask for reviews and referrals"},
+        {"role": "engagement", "when": "bad", "team": "marketing",
+         "action": "Send reminders and a time-limited incentive to bring them back more often"},
+        {"role": "tenure", "when": "good", "team": "marketing",
+         "action": "Thank them for staying and invite them to a long-standing customers' tier"},
+        {"role": "tenure", "when": "bad", "team": "marketing",
+         "action": "Run an onboarding series: welcome, best sellers, how to buy again"},
+        {"role": "risk", "when": "bad", "team": "support",
+         "action": "Contact them early, find out what drives it and fix the cause before they leave"},
+        {"role": "risk", "when": "good", "team": "support",
+         "action": "Ask them what works well for them and carry it over to the rest"},
+        {"role": "need", "when": "high", "team": "sales",
+         "action": "Lead with it: recommend, bundle and stock around it"},
+        {"role": "need", "when": "low", "team": "marketing",
+         "action": "Cross-sell it with a trial offer; they buy little of it now"},
+        {"role": "demographic", "when": "high", "team": "marketing",
+         "action": "Fit message, creative and channel to this group"},
+        {"role": "demographic", "when": "low", "team": "marketing",
+         "action": "Fit message, creative and channel to this group"},
+        {"role": "other", "when": "high", "team": "marketing",
+         "action": "Test an offer aimed at this difference against a control group"},
+        {"role": "other", "when": "low", "team": "marketing",
+         "action": "Test an offer aimed at this difference against a control group"},
     ]
 
 
-def suggest_actions(names: dict[int, str], kpis: pd.DataFrame, rules: list[dict] | None = None) -> dict[int, list[str]]:
-    """Suggested actions per segment: the first rule whose conditions all hold wins.
+#: The direction that is good for the business, per role, when the params do not say.
+_GOOD_DIRECTION = MappingProxyType({"spend": "higher", "engagement": "higher", "tenure": "higher", "risk": "lower"})
+
+
+def feature_roles(dictionary) -> dict[str, tuple[str, str]]:
+    """``{feature: (role, better)}`` from a feature dictionary; dictionaries without roles (older runs) get
+    the built-in words of transaction features and roles guessed from the names."""
+    out: dict[str, tuple[str, str]] = {}
+    if not isinstance(dictionary, pd.DataFrame) or "name" not in dictionary.columns:
+        return out
+    for _, row in dictionary.iterrows():
+        name = row["name"]
+        role = row.get("role") if "role" in dictionary.columns else None
+        better = row.get("better") if "better" in dictionary.columns else None
+        if not isinstance(role, str) or not role:
+            role, better = (TRANSACTION_WORDS[name][1:] if name in TRANSACTION_WORDS else (guess_role(name), ""))
+        out[name] = (role, better if isinstance(better, str) else "")
+    return out
+
+
+def _standing(trait: dict, role: str, better: str) -> str:
+    """good / bad for roles with a better direction, else high / low."""
+    high = trait["z"] > 0
+    good = better or _GOOD_DIRECTION.get(role, "")
+    if good in ("higher", "lower") and role not in ("demographic", "need", "other"):
+        return "good" if high == (good == "higher") else "bad"
+    return "high" if high else "low"
+
+
+def _reason(trait: dict) -> str:
+    if trait["kind"] == "categorical":
+        return f"{value_phrase(trait['label'], str(trait['value']))}: {trait['segment_value']:.0%} vs " \
+               f"{trait['base_value']:.0%} overall"
+    return f"{trait['label']} {'above' if trait['z'] > 0 else 'below'} average"
+
+
+def role_actions(traits: dict[int, list[dict]], kpis: pd.DataFrame, dictionary, *, outcomes: pd.DataFrame | None = None,
+                 table: list[dict] | None = None, z_min: float = ACTION_Z) -> dict[int, list[str]]:
+    """Actions per segment from what it is high or low on, by role.
+
+    For each segment, in order: a reactivation action when more than half of it is at churn risk
+    (``churn_risk_share`` in ``kpis``); an action for each outcome whose role is risk and whose rate is at
+    least 1.25× the base; then one action per trait (best first, ``|z| ≥ z_min``) from ``table`` by the
+    trait's role and standing, each role once (the reactivation action counts as engagement), at most
+    three actions in all. Every action
+    says which difference it answers, e.g. "Marketing: Send reminders … (days since the last order above
+    average)". A segment that no entry fits gets a plain statement that nothing sets it apart to act on.
+    Two segments never get the same list: where they would, the later one takes its next trait (a
+    smaller difference, or a second trait of a role already answered).
+
+    Parameters
+    ----------
+    traits : dict of int to list of dict
+        Every scored trait per segment, best first (:func:`seglib.profile.traits.trait_candidates`).
+    kpis : pandas.DataFrame
+        KPIs by segment id (index), e.g. from :func:`seglib.profile.segment_kpis`.
+    dictionary : pandas.DataFrame or None
+        Feature dictionary with ``role`` and ``better`` (see :func:`feature_roles`).
+    outcomes : pandas.DataFrame, optional
+        :func:`seglib.profile.outcome_table`.
+    table : list of dict, optional
+        Actions by role and standing; ``None`` = :func:`default_role_actions`.
+    """
+    roles = feature_roles(dictionary)
+    table = default_role_actions() if table is None else table
+    by_key = {(e["role"], e["when"]): e for e in table}
+    out: dict[int, list[str]] = {}
+    spare: dict[int, list[str]] = {}
+    for k in traits:
+        if k == UNASSIGNED:
+            out[k] = list(UNASSIGNED_ACTIONS)
+            continue
+        row = _kpi_row(kpis, k, str(k))
+        actions = []
+        risk = _number(row, "churn_risk_share")
+        if risk is not None and risk > CHURN_ACTION_SHARE:
+            actions.append(f"Marketing: Start a reactivation sequence: a reminder, then an incentive if they do not "
+                           f"buy; call the most valuable ({risk:.0%} at churn risk)")
+        actions += _outcome_actions(outcomes, k, roles)
+        seen = {"engagement"} if actions and risk is not None and risk > CHURN_ACTION_SHARE else set()
+        candidates, weaker, repeats = [], [], []
+        for t in traits[k]:
+            role, better = roles.get(t["feature"], (guess_role(t["feature"]), ""))
+            entry = by_key.get((role, _standing(t, role, better)))
+            if entry is None:
+                continue
+            team = entry.get("team", "").strip()
+            text = f"{entry['action']} ({_reason(t)})"
+            text = f"{team.capitalize()}: {text}" if team else text
+            if role in seen:
+                repeats.append(text)  # a second trait of a role already answered: only to tell segments apart
+            elif abs(t["z"]) >= z_min:
+                candidates.append(text)
+            else:
+                weaker.append(text)  # a smaller difference: only to tell segments apart
+            seen.add(role)
+        take = max(0, MAX_ACTIONS - len(actions))
+        out[k], spare[k] = actions + candidates[:take], candidates[take:] + weaker + repeats
+        if not out[k]:
+            out[k] = [NO_RULE_FITS.format(z=z_min)]
+    _make_distinct(out, spare)
+    return out
+
+
+def _make_distinct(out: dict[int, list[str]], spare: dict[int, list[str]]) -> None:
+    seen: dict[tuple, int] = {}
+    for k in list(out):
+        key = tuple(out[k])
+        while key in seen and spare.get(k):
+            if out[k][0].startswith("No action rule fits"):
+                out[k] = []  # a small difference is still an action, and better than none
+            out[k].append(spare[k].pop(0))
+            key = tuple(out[k])
+        seen[key] = k
+
+
+def _number(row, column) -> float | None:
+    if row is None or column not in row.index:
+        return None
+    try:
+        value = float(row[column])
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _outcome_actions(outcomes, k: int, roles: dict) -> list[str]:
+    if outcomes is None or outcomes.empty:
+        return []
+    out = []
+    mine = outcomes[outcomes["segment"].astype(str) == str(k)]
+    for r in mine.itertuples(index=False):
+        role, _ = roles.get(r.outcome, (guess_role(r.outcome), ""))
+        if role == "risk" and np.isfinite(r.lift) and r.lift >= OUTCOME_ACTION_LIFT and r.measure == "rate":
+            out.append(f"Support: Contact them before it happens: {r.outcome} runs at {r.value:.0%} here against "
+                       f"{r.base:.0%} overall; find and fix the cause")
+    return out
+
+
+def suggest_actions(names: dict[int, str], kpis: pd.DataFrame, rules: list[dict]) -> dict[int, list[str]]:
+    """Suggested actions per segment from a params rule table: the first rule whose conditions all hold wins.
 
     A rule is ``{"when": {...}, "actions": [text, ...], "team": "marketing"}`` (``channel``
     is accepted instead of ``team``; ``note`` is free text). Conditions in ``when``, all of
@@ -78,6 +236,7 @@ def suggest_actions(names: dict[int, str], kpis: pd.DataFrame, rules: list[dict]
 
     * ``name_contains``: text or list of texts; holds when the segment name contains any
       of them as whole words, ignoring case ("new" matches "New customers", not "Newcastle");
+      pass the derived names (before overrides) so that renaming a segment never changes its actions;
     * ``unassigned``: ``True`` holds for segment ``-1`` only, ``False`` for the others;
     * ``<kpi>_gt`` / ``_ge`` / ``_lt`` / ``_le``: a number compared with the segment's KPI
       from ``kpis`` (one of ``ACTION_KPIS`` or any column of ``kpis``); a KPI that is
@@ -93,8 +252,8 @@ def suggest_actions(names: dict[int, str], kpis: pd.DataFrame, rules: list[dict]
     kpis : pandas.DataFrame
         KPIs from :func:`seglib.profile.segment_kpis`: rows found by segment id in the
         index, else by a ``segment`` column holding the name or id.
-    rules : list of dict, optional
-        The action table; ``None`` = :func:`default_action_rules`.
+    rules : list of dict
+        The action table (``profiling.actions``).
 
     Returns
     -------
@@ -107,7 +266,6 @@ def suggest_actions(names: dict[int, str], kpis: pd.DataFrame, rules: list[dict]
                           f"pass the result of name_segments")
     if not isinstance(kpis, pd.DataFrame):
         raise InputDataError(f"{where}: 'kpis' must be the DataFrame from segment_kpis (got {type(kpis).__name__})")
-    rules = default_action_rules() if rules is None else rules
     _check_rules(rules, kpis, where)
     return _suggest_actions(names, kpis, rules)
 
@@ -117,7 +275,7 @@ def _check_rules(rules, kpis: pd.DataFrame, where: str) -> None:
     the one thing only the KPIs can tell: that every condition names a KPI of this run."""
     if not isinstance(rules, (list, tuple)) or not rules or not all(isinstance(r, Mapping) for r in rules):
         raise ParamsError(f"{where}: 'rules' must be a non-empty list of rule dicts (got {rules!r:.80}); "
-                          f"pass None for the default table")
+                          f"for the default actions by role use role_actions")
     check_arguments(ProfilingParams, {"actions": [dict(r) for r in rules]}, where)
     kpi_names = set(ACTION_KPIS) | {str(c) for c in kpis.columns}
     allowed = (f"name_contains, unassigned, or <kpi>_gt/_ge/_lt/_le with <kpi> one of "
@@ -150,8 +308,6 @@ def _has_words(name: str, text: str) -> bool:
     >>> _has_words("New customers", "new"), _has_words("Newcastle buyers", "new")
     (True, False)
     """
-    import re
-
     return re.search(rf"(?<!\w){re.escape(text.casefold())}(?!\w)", name.casefold()) is not None
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from seglib.errors import ParamsError
 from seglib.profile.checks import UNASSIGNED, UNASSIGNED_NAME, as_category, check_features, check_labels, segment_order
 from seglib.profile.kpis import churn_rule, lift_long
-from seglib.profile.traits import dictionary_lookup, display_label, trait_candidates, value_phrase
+from seglib.profile.traits import dictionary_lookup, label_of, trait_candidates, value_phrase
 
 
 # -- names ----------------------------------------------------------------------------------------
@@ -129,12 +129,12 @@ def name_segments(features: pd.DataFrame, labels: pd.Series, dictionary: pd.Data
     where = "name_segments"
     check_features(features, where)
     labels = check_labels(features, labels, where)
-    dictionary_lookup(dictionary, where)
+    lookup = dictionary_lookup(dictionary, where)
     if overrides is not None and not isinstance(overrides, Mapping):
         raise ParamsError(f"{where}: 'overrides' must be a mapping of segment id or name to a new name "
                           f"(got {type(overrides).__name__}); e.g. {{0: 'VIP'}}")
     numeric, categorical = _naming_columns(features, dictionary)
-    derived = _derive_names(features, labels, numeric, categorical)
+    derived = _derive_names(features, labels, numeric, categorical, lookup)
     return _apply_overrides(derived, overrides or {}, where)
 
 
@@ -155,7 +155,7 @@ def _naming_columns(features: pd.DataFrame, dictionary) -> tuple[list[str], list
     return numeric, categorical
 
 
-def _derive_names(features, labels, numeric, categorical) -> dict[int, str]:
+def _derive_names(features, labels, numeric, categorical, lookup) -> dict[int, str]:
     segs = [k for k in segment_order(labels) if k != UNASSIGNED]
     is_rfm = all(c in features.columns and pd.api.types.is_numeric_dtype(features[c]) for c in RFM_NAME_COLUMNS)
     if is_rfm:
@@ -165,9 +165,9 @@ def _derive_names(features, labels, numeric, categorical) -> dict[int, str]:
                  if c in features.columns and pd.api.types.is_numeric_dtype(features[c])]
         numeric = extra + [c for c in numeric if c not in extra]
     else:
-        traits = trait_candidates(features, labels, {}, numeric, categorical)
+        traits = trait_candidates(features, labels, lookup, numeric, categorical)
         base = {k: _attribute_name(traits[k]) for k in segs}
-    z, words = _contrasts(features, labels, numeric, categorical)
+    z, words = _contrasts(features, labels, numeric, categorical, lookup)
     sizes = {k: int((labels == k).sum()) for k in segs}
     names = _disambiguate(base, z, words, sizes)
     if UNASSIGNED in labels.to_numpy():
@@ -227,11 +227,11 @@ def _rfm_name(measures: dict) -> str:
     raise AssertionError("the last naming rule matches everything")  # pragma: no cover
 
 
-def _level_phrase(column, high: bool) -> str:
-    words = _LEVEL_WORDS.get(str(column).strip().casefold())
+def _level_phrase(label: str, high: bool) -> str:
+    words = _LEVEL_WORDS.get(label.strip().casefold())
     if words:
         return words[0] if high else words[1]
-    return f"{'high' if high else 'low'} {display_label(column)}"
+    return f"{'high' if high else 'low'} {label}"
 
 
 def _attribute_name(traits: list[dict]) -> str:
@@ -242,29 +242,31 @@ def _attribute_name(traits: list[dict]) -> str:
     parts = []
     for t in chosen:
         if t["kind"] == "categorical":
-            parts.append(f"mostly {value_phrase(t['feature'], t['value'])}")
+            parts.append(f"mostly {value_phrase(t['label'], t['value'])}")
         else:
-            parts.append(_level_phrase(t["feature"], t["z"] > 0))
+            parts.append(_level_phrase(t["label"], t["z"] > 0))
     if len(parts) == 1 and parts[0] in {w for pair in _LEVEL_WORDS.values() for w in pair}:
         parts = [f"{parts[0]} customers"]
     text = ", ".join(parts)
     return text[:1].upper() + text[1:]
 
 
-def _contrasts(features, labels, numeric, categorical) -> tuple[pd.DataFrame, dict]:
+def _contrasts(features, labels, numeric, categorical, lookup) -> tuple[pd.DataFrame, dict]:
     """Standardised segment means (segment × contrast) and the words for each contrast."""
     columns, words = {}, {}
     for col in numeric:
         key = f"n{len(columns)}"
         columns[key] = features[col].astype(float)
-        words[key] = _QUALIFIERS.get(col) or _LEVEL_WORDS.get(str(col).strip().casefold()) or (
-            f"higher {display_label(col)}", f"lower {display_label(col)}")
+        label = label_of(lookup, col)
+        words[key] = _QUALIFIERS.get(col) or _LEVEL_WORDS.get(label.casefold()) or (
+            f"higher {label}", f"lower {label}")
     for col in categorical:
         values = as_category(features[col])
+        label = label_of(lookup, col)
         for v in values.value_counts().index[:_MAX_QUALIFIER_VALUES]:
             key = f"n{len(columns)}"
             columns[key] = (values == v).astype(float)
-            words[key] = (f"more {value_phrase(col, v)}", f"fewer {value_phrase(col, v)}")
+            words[key] = (f"more {value_phrase(label, v)}", f"fewer {value_phrase(label, v)}")
     if not columns:
         return pd.DataFrame(index=segment_order(labels)), words
     data = pd.DataFrame(columns, index=features.index)

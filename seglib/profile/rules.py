@@ -18,7 +18,8 @@ from seglib.profile.checks import UNASSIGNED, check_columns, check_features, che
 
 
 def segment_rules(features: pd.DataFrame, labels: pd.Series, *, numeric: list[str], categorical=(),
-                  rule_depth: int = 3, seed: int = 0) -> tuple[dict[int, str], float, pd.DataFrame]:
+                  rule_depth: int = 3, seed: int = 0, words: dict | None = None
+                  ) -> tuple[dict[int, str], float, pd.DataFrame]:
     """Short readable rules that say who is in each segment, from a shallow decision tree.
 
     A ``DecisionTreeClassifier(max_depth=rule_depth, random_state=seed)`` is fitted on the raw
@@ -45,6 +46,9 @@ def segment_rules(features: pd.DataFrame, labels: pd.Series, *, numeric: list[st
         Depth of the tree (the params schema allows 1..6); deeper is more exact but harder to read.
     seed : int, default 0
         ``random_state`` of the tree.
+    words : dict, optional
+        The label to write for a column (e.g. ``{"recency_days": "days since the last order"}``);
+        columns without one are written by name.
 
     Returns
     -------
@@ -67,22 +71,22 @@ def segment_rules(features: pd.DataFrame, labels: pd.Series, *, numeric: list[st
     rule_depth = check_arguments(ProfilingParams, {"rule_depth": rule_depth}, where).rule_depth
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise ParamsError(f"{where}: 'seed' must be an integer in 0..{2**32 - 1} (got {seed!r})")
-    return _segment_rules(features, labels, numeric, list(categorical), rule_depth, int(seed))
+    return _segment_rules(features, labels, numeric, list(categorical), rule_depth, int(seed), dict(words or {}))
 
 
-def _rule_matrix(features, numeric, categorical):
-    """Design matrix plus what each column means: ("num", col) or ("cat", col, value)."""
+def _rule_matrix(features, numeric, categorical, words):
+    """Design matrix plus what each column means: ("num", label) or ("cat", label, value)."""
     parts, meaning = [], []
     for col in numeric:
         x = features[col].astype(float)
         if x.notna().any():
             parts.append(x.fillna(float(x.median())).to_numpy())
-            meaning.append(("num", col))
+            meaning.append(("num", str(words.get(col, col))))
     for col in categorical:
         values = features[col]
         for v in sorted({str(x) for x in values.dropna()}):
             parts.append(((values.notna()) & (values.astype(object).map(str) == v)).to_numpy(dtype=float))
-            meaning.append(("cat", col, v))
+            meaning.append(("cat", str(words.get(col, col)), v))
     X = np.column_stack(parts) if parts else np.zeros((len(features), 0))
     return X, meaning
 
@@ -167,7 +171,7 @@ def _path_text(path: list[tuple], meaning: list[tuple]) -> str:
     return " and ".join(parts)
 
 
-def _segment_rules(features, labels, numeric, categorical, max_depth, seed):
+def _segment_rules(features, labels, numeric, categorical, max_depth, seed, words):
     from sklearn.tree import DecisionTreeClassifier
 
     columns = ["rule", "customers", "matched", "precision", "recall", "paths"]
@@ -175,7 +179,7 @@ def _segment_rules(features, labels, numeric, categorical, max_depth, seed):
     rules: dict[int, str] = {}
     rows = {}
     if keep.any():
-        X, meaning = _rule_matrix(features[keep], numeric, categorical)
+        X, meaning = _rule_matrix(features[keep], numeric, categorical, words)
         y = labels[keep].to_numpy()
         if X.shape[1] == 0:
             X, meaning = np.zeros((len(y), 1)), [("num", "(no data)")]

@@ -17,13 +17,17 @@ from seglib.clv import CUSTOMER_COLUMNS as FORECAST_COLUMNS
 from seglib.clv import ValueForecast, value_stage
 from seglib.config import Params
 from seglib.features import FeatureSet
-from seglib.profile.actions import suggest_actions
+from seglib.profile.actions import role_actions, suggest_actions
 from seglib.profile.effects import compare_features, mark_circular
 from seglib.profile.kpis import CHURN_RULE_WORDS, attribute_mix, churn_risk, lift_table, segment_kpis
 from seglib.profile.naming import name_segments, segment_name, segment_names
 from seglib.profile.outcomes import outcome_table, tied_columns
 from seglib.profile.rules import segment_rules
-from seglib.profile.traits import top_traits
+from seglib.profile.traits import dictionary_lookup, trait_candidates
+
+
+#: The one group of a run whose data carry no structure (see seglib.cluster.structure).
+NO_SEGMENTS_NAME = "Everyone (no segments)"
 
 
 @dataclass
@@ -72,7 +76,11 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     value = fs.value_column if fs.value_column in table else ("monetary" if "monetary" in table else None)
     numeric = [c for c in fs.numeric if not c.startswith("rfm_")]
     categorical = [c for c in fs.categorical if c != "rfm_segment"]
-    names = name_segments(table, labels, fs.dictionary, overrides=params.profiling.names or None)
+    structure = (artifacts.CLUSTERING.read(run_dir).get("structure") or {}) if artifacts.CLUSTERING.exists(run_dir) else {}
+    if structure.get("checked") and not structure.get("structure", True):
+        names = {0: NO_SEGMENTS_NAME}  # the data carry no structure: one group, and it is not a segment
+    else:
+        names = name_segments(table, labels, fs.dictionary, overrides=params.profiling.names or None)
     kpis = segment_kpis(table, labels, value_column=value)
     one_time_risk = churn_risk(table) if "mean_days_between_orders" in table else None
     forecast = value_stage(params, run_dir, labels, one_time_risk)
@@ -81,15 +89,21 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     tests = mark_circular(compare_features(table, labels, numeric=numeric, categorical=categorical), fs.used)
     lift = lift_table(table, labels, fs.used_numeric or numeric)
     zscores = _zscores(lift, names)
-    traits = top_traits(table, labels, fs.dictionary, fs.used_numeric or numeric, fs.used_categorical)
+    lookup = dictionary_lookup(fs.dictionary, "profile_stage")
+    candidates = trait_candidates(table, labels, lookup, fs.used_numeric or numeric, fs.used_categorical)
+    traits = {k: found[:3] for k, found in candidates.items()}
     rules, agreement, quality = segment_rules(
         table, labels, numeric=fs.used_numeric or numeric, categorical=fs.used_categorical,
-        rule_depth=params.profiling.rule_depth, seed=params.seed)
-    actions = suggest_actions(names, kpis, params.profiling.actions)
+        rule_depth=params.profiling.rule_depth, seed=params.seed, words={c: w[2] for c, w in lookup.items()})
+    outcomes = outcome_table(table, labels, fs.outcomes) if fs.outcomes else None
+    if params.profiling.actions is None:
+        actions = role_actions(candidates, kpis, fs.dictionary, outcomes=outcomes)
+    else:  # matched on the derived names, so that renaming a segment never changes its actions
+        actions = suggest_actions(name_segments(table, labels, fs.dictionary), kpis, params.profiling.actions)
     summary = SegmentSummary(names, kpis.reset_index(drop=True), tests, zscores, traits, rules, agreement,
                              quality, actions, forecast=forecast, churn=churn)
-    if fs.outcomes:
-        summary.outcomes = outcome_table(table, labels, fs.outcomes)
+    if outcomes is not None:
+        summary.outcomes = outcomes.copy()
         summary.outcomes.insert(1, "segment_name", segment_names(names, summary.outcomes["segment"]))
     own = [c for c in fs.used if c not in fs.categorical and not (c.endswith("_missing") and c[:-8] in table)]
     tied = tied_columns(table, labels, own)  # not the _missing flags seglib made: they are no outcome
@@ -143,19 +157,26 @@ def write_exports(run_dir: Path, table: pd.DataFrame, labels: pd.Series, names: 
     """One CSV of all assignments and one per segment, ready for a campaign tool.
 
     Each row carries the customer's key figures and the ``extra`` columns (outcomes, value).
+    Customer ids are written as the client wrote them (text: leading zeros kept, no ``.0``);
+    text cells a spreadsheet would run as a formula get a leading apostrophe
+    (:func:`seglib.rendering.spreadsheet_safe`), numbers are left as they are. Rows end in CRLF.
     """
+    from seglib.rendering import spreadsheet_safe
+
     folder = artifacts.EXPORTS.path(run_dir)
     folder.mkdir(exist_ok=True)
-    out = pd.DataFrame({"customer_id": table.index, "segment_id": labels.values,
+    out = pd.DataFrame({"customer_id": pd.Series(table.index, dtype="string").to_numpy(), "segment_id": labels.values,
                         "segment_name": segment_names(names, labels.values)})
     for col in dict.fromkeys([*KEY_FIGURES, *(c for c in extra if c)]):
         if col in table:
             out[col] = table[col].values
-    out.to_csv(folder / artifacts.ALL_ASSIGNMENTS_EXPORT, index=False)
+    out = spreadsheet_safe(out)
+    csv = {"index": False, "lineterminator": "\r\n"}  # RFC 4180: a cell holding a CR or LF is quoted, never split
+    out.to_csv(folder / artifacts.ALL_ASSIGNMENTS_EXPORT, **csv)
     rows = [{"file": artifacts.ALL_ASSIGNMENTS_EXPORT, "customers": len(out)}]
     for seg_id, part in out.groupby("segment_id", sort=True):
         fname = artifacts.segment_export_name(seg_id, segment_name(names, seg_id))
-        part.to_csv(folder / fname, index=False)
+        part.to_csv(folder / fname, **csv)
         rows.append({"file": fname, "customers": len(part)})
     return pd.DataFrame(rows)
 

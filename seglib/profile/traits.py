@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from seglib.errors import ParamsError
+from seglib.features.dictionary import TRANSACTION_WORDS, clean_label
 from seglib.profile.checks import as_category, check_columns, check_features, check_labels, segment_order
 from seglib.profile.kpis import lift_long
 
@@ -54,8 +55,15 @@ def _fmt(x: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def default_label(column) -> str:
+    """The words for a feature without a dictionary label: built in for transaction features, else its name
+    cleaned for reading (see :func:`seglib.features.dictionary.clean_label`)."""
+    known = TRANSACTION_WORDS.get(str(column))
+    return known[0] if known else clean_label(column)[0]
+
+
 def dictionary_lookup(dictionary, where: str) -> dict:
-    """``{name: (meaning, unit)}`` from a feature dictionary (None = empty)."""
+    """``{name: (meaning, unit, label)}`` from a feature dictionary (None = empty)."""
     if dictionary is None:
         return {}
     if not isinstance(dictionary, pd.DataFrame) or not {"name", "meaning"} <= set(dictionary.columns):
@@ -64,13 +72,21 @@ def dictionary_lookup(dictionary, where: str) -> dict:
             f"{where}: 'dictionary' must be a DataFrame with columns name, meaning, unit, transform, kind "
             f"(got {found}); pass FeatureSet.dictionary")
     units = dictionary["unit"] if "unit" in dictionary.columns else pd.Series("", index=dictionary.index)
+    labels = dictionary["label"] if "label" in dictionary.columns else pd.Series(None, index=dictionary.index)
     out = {}
-    for name, meaning, unit in zip(dictionary["name"], dictionary["meaning"], units):
+    for name, meaning, unit, label in zip(dictionary["name"], dictionary["meaning"], units, labels):
+        label = default_label(name) if pd.isna(label) or not str(label).strip() else str(label).strip()
         meaning = "" if pd.isna(meaning) else str(meaning).strip()
-        if meaning in ("", f"customer attribute '{name}'"):  # the generic wording adds nothing
-            meaning = str(name)
-        out[name] = (meaning, "" if pd.isna(unit) else str(unit))
+        if name not in TRANSACTION_WORDS:  # customer-table columns are spoken of by their label
+            meaning = label
+        out[name] = (meaning, "" if pd.isna(unit) else str(unit), label)
     return out
+
+
+def label_of(lookup: dict, column) -> str:
+    """A feature's label from a :func:`dictionary_lookup` (its default label when the lookup lacks it)."""
+    found = lookup.get(column)
+    return found[2] if found else default_label(column)
 
 
 def top_traits(features: pd.DataFrame, labels: pd.Series, dictionary: pd.DataFrame, numeric: list[str],
@@ -128,8 +144,8 @@ def trait_candidates(features, labels, lookup, numeric, categorical) -> dict[int
         for r in lift.itertuples(index=False):
             if not np.isfinite(r.z) or r.z == 0:
                 continue
-            meaning, unit = lookup.get(r.feature, (str(r.feature), ""))
-            trait = {"feature": r.feature, "kind": "numeric", "meaning": meaning, "value": None,
+            meaning, unit, label = lookup.get(r.feature, (default_label(r.feature), "", default_label(r.feature)))
+            trait = {"feature": r.feature, "kind": "numeric", "meaning": meaning, "label": label, "value": None,
                      "direction": "higher" if r.z > 0 else "lower", "segment_value": r.segment_mean,
                      "base_value": r.base_mean, "lift": r.lift, "z": r.z}
             ratio = r.lift if r.feature not in signed and unit not in _NO_RATIO_UNITS else np.nan
@@ -149,10 +165,10 @@ def trait_candidates(features, labels, lookup, numeric, categorical) -> dict[int
                     continue
                 z = (p - q) / sd
                 if best is None or z > best["z"]:
-                    meaning = lookup.get(col, (str(col), ""))[0]
-                    best = {"feature": col, "kind": "categorical", "meaning": meaning, "value": v,
+                    label = label_of(lookup, col)
+                    best = {"feature": col, "kind": "categorical", "meaning": label, "label": label, "value": v,
                             "direction": "higher", "segment_value": p, "base_value": q, "lift": p / q, "z": z,
-                            "sentence": _share_sentence(col, v, p, q)}
+                            "sentence": _share_sentence(label, v, p, q)}
             if best is not None:
                 out[k].append(best)
     position = {c: i for i, c in enumerate(list(numeric) + list(categorical))}
@@ -169,10 +185,6 @@ def _top_traits(features, labels, lookup, numeric, categorical, n) -> dict[int, 
     return {k: traits[:n] for k, traits in candidates.items()}
 
 
-def display_label(column) -> str:
-    return str(column).replace("_", " ").strip() or str(column)
-
-
 def _is_code(value: str) -> bool:
     """A category value that is a number (a code such as region 3)."""
     try:
@@ -181,15 +193,15 @@ def _is_code(value: str) -> bool:
         return False
 
 
-def value_phrase(column, value: str) -> str:
-    """'gold (tier)' for a text value, 'Region 3' for a numeric code."""
-    return f"{display_label(column)} {value}" if _is_code(value) else f"{value} ({display_label(column)})"
+def value_phrase(label: str, value: str) -> str:
+    """'gold (tier)' for a text value, 'region 3' for a numeric code (``label`` is the column's label)."""
+    return f"{label} {value}" if _is_code(value) else f"{value} ({label})"
 
 
-def _share_sentence(column, value: str, p: float, q: float) -> str:
+def _share_sentence(label: str, value: str, p: float, q: float) -> str:
     if _is_code(value):
-        return f"{p:.0%} have {column} {value} vs {q:.0%} overall"
-    return f"{p:.0%} are '{value}' ({column}) vs {q:.0%} overall"
+        return f"{p:.0%} have {label} {value} vs {q:.0%} overall"
+    return f"{p:.0%} are '{value}' ({label}) vs {q:.0%} overall"
 
 
 def _numeric_sentence(feature, meaning: str, unit: str, seg: float, base: float, lift: float) -> str:

@@ -18,7 +18,11 @@ from seglib.features import FeatureSet
 from seglib.ingest import QualityAccount
 from seglib.profile import migration_table
 from seglib.rendering import esc, table_html
+from seglib.report import trust as trust_text
 from seglib.report.forecast import ForecastText
+from seglib.report.words import value_concentration
+from seglib.report.trust import MODERATE, STRONG, trust_verdict as _trust_verdict
+from seglib.report.palette import segment_color
 
 
 def quiet() -> None:
@@ -32,32 +36,9 @@ def _html(markup: str):
     return HTML(markup)
 
 
-#: Verdict thresholds: (stability, silhouette) at least these for "strong" and "moderate".
-STRONG = (0.85, 0.35)
-MODERATE = (0.70, 0.20)
 #: A rule is shown as a segment's description only when it covers this share of the segment (recall) and this
 #: share of the customers it picks are in the segment (precision).
 RULE_BAR = 0.6
-
-
-def _trust_verdict(stability: float | None, silhouette: float | None) -> tuple[str, str]:
-    """Plain-words verdict on the chosen segmentation; the words name the measure that falls short, with its value."""
-    stab = stability if stability is not None else 0.0
-    sil = silhouette if silhouette is not None else 0.0
-    if stab >= STRONG[0] and sil >= STRONG[1]:
-        return "strong", "the segments are stable under resampling and clearly separated"
-    level = "moderate" if stab >= MODERATE[0] and sil >= MODERATE[1] else "weak"
-    bar = STRONG if level == "moderate" else MODERATE
-    short = []
-    if stab < bar[0]:
-        short.append(f"refits on resampled customers agree only partly (stability {stab:.2f}, below {bar[0]:.2f})")
-    if sil < bar[1]:
-        short.append(f"the segments overlap (silhouette {sil:.2f}, below {bar[1]:.2f}): customers near a border "
-                     f"could belong to either side")
-    words = "; ".join(short)
-    if level == "weak":
-        words += "; treat the segments as a convenient summary, not as natural groups"
-    return level, words
 
 
 class RunReport:
@@ -146,13 +127,13 @@ class RunReport:
     def executive_summary(self):
         rows = self._segment_rows()
         n_seg = int(sum(1 for k in self.names if k >= 0))
-        parts = [f"<p><b>{len(self.labels):,} customers</b> fall into <b>{n_seg} segments</b>.</p><ul>"]
-        if "revenue_share" in rows:
-            top = rows.sort_values("revenue_share", ascending=False).head(2)
-            value = " and ".join(
-                f"<b>{esc(r.segment)}</b> ({r.share:.0%} of customers, {r.revenue_share:.0%} of {self.value_word})"
-                for r in top.itertuples())
-            parts.append(f"<li>Most of the value sits in {value}.</li>")
+        if self.no_structure:
+            parts = [f"<p><b>No segments.</b> {esc(self.structure_sentence)}. The report describes all "
+                     f"{len(self.labels):,} customers as one group.</p><ul>"]
+        else:
+            parts = [f"<p><b>{len(self.labels):,} customers</b> fall into <b>{n_seg} segments</b>.</p><ul>"]
+        if "revenue_share" in rows and not self.no_structure:
+            parts.append(f"<li>{value_concentration(rows, self.value_word)}</li>")
         parts += [f"<li>{sentence}</li>" for sentence in self._outcome_sentences()]
         if "monetary" in self.features.table:
             parts += [f"<li>{sentence}</li>" for sentence in self.forecast.summary_sentences()]
@@ -175,13 +156,14 @@ class RunReport:
                 first_actions.append(f"<li><b>{esc(name)}</b>: {esc(acts[0])}</li>")
         verdict, words = _trust_verdict(self.clustering["chosen_scores"].get("stability"),
                                         self.clustering["chosen_scores"].get("silhouette"))
+        if self.no_structure:
+            verdict, words = "none", "the data show no groups: segments would only cut customers at random"
         parts.append(f"<li>How far to trust it: <span class='verdict-{verdict}'><b>{verdict}</b></span>, {esc(words)}.</li></ul>")
         parts.append("<p><b>What to do first</b></p><ul>" + "".join(first_actions) + "</ul>")
         return _html("<div class='summary'>" + "".join(parts) + "</div>")
 
     def segment_cards(self):
         rows = self._segment_rows().set_index("segment")
-        colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
         cards = []
         for i, (k, name) in enumerate(self.names.items()):
             r = rows.loc[name] if name in rows.index else None
@@ -194,6 +176,8 @@ class RunReport:
                                         ("churn_risk_share", "at churn risk", "{:.0%}")):
                     if col in r and pd.notna(r[col]):
                         label = label.replace("revenue", self.value_word)
+                        if col == "clv_historic" and self.params.report.money:
+                            label += f" ({esc(self.params.report.money)})"
                         kp.append(f"<span><b>{fmt.format(r[col])}</b> {label}</span>")
             kp += self.forecast.card_badges(k)
             kp += self._outcome_badges(k)
@@ -201,7 +185,7 @@ class RunReport:
             acts = "".join(f"<li>{esc(a)}</li>" for a in self.actions.get(k, []))
             rule_block = self._rule_block(k)
             cards.append(
-                f"<div class='card' style='--c:{colors[i % len(colors)]}'><h3>{esc(name)}</h3>"
+                f"<div class='card' style='--c:{segment_color(k)}'><h3>{esc(name)}</h3>"
                 f"<div class='kpis'>{''.join(kp)}</div><p><b>What sets it apart</b></p><ul>{traits}</ul>"
                 f"{rule_block}"
                 f"<p><b>Suggested actions</b></p><ul>{acts}</ul></div>")
@@ -225,9 +209,34 @@ class RunReport:
         """The value forecast per segment and how far to trust it: the holdout check in words and a table."""
         return _html(self.forecast.section())
 
+    @property
+    def key_measures(self) -> list[str]:
+        """The three numeric clustering features that differ most between segments (largest |z| of any segment)."""
+        z = self.zscores.abs() if isinstance(self.zscores, pd.DataFrame) and not self.zscores.empty else None
+        if z is None:
+            return []
+        numeric = [c for c in z.columns if c in self.features.used_numeric]
+        return z[numeric].max(axis=0).sort_values(ascending=False, kind="stable").head(3).index.tolist()
+
+    @property
+    def no_structure(self) -> bool:
+        """The structure check ran and found nothing: the run made no segments."""
+        return trust_text.no_structure(self.clustering)
+
+    @property
+    def structure_sentence(self) -> str:
+        return trust_text.structure_sentence(self.clustering)
+
+    @property
+    def selection_sentences(self) -> list[str]:
+        """How the number of segments was chosen and whether the data carry structure, in words."""
+        return trust_text.selection_sentences(self.clustering)
+
     def trust(self):
         s = self.clustering["chosen_scores"]
         verdict, words = _trust_verdict(s.get("stability"), s.get("silhouette"))
+        if self.no_structure:
+            verdict, words = "none", "the data show no groups: segments would only cut customers at random"
         stab = s.get("stability")
         sil = s.get("silhouette")
         text = (
@@ -237,6 +246,7 @@ class RunReport:
             f"<li>Separation: silhouette <b>{'n/a' if sil is None else f'{sil:.2f}'}</b> (above 0.5 clear, 0.25–0.5 "
             f"moderate, below 0.25 weak).</li>"
             f"<li>The rules on each card agree with the segments for <b>{self.rule_agreement:.0%}</b> of customers.</li>"
+            f"{''.join(f'<li>{esc(t)}</li>' for t in self.selection_sentences)}"
             f"<li>Thresholds used for the verdict: strong = stability ≥ {STRONG[0]:.2f} and silhouette ≥ "
             f"{STRONG[1]:.2f}; moderate = stability ≥ {MODERATE[0]:.2f} and silhouette ≥ {MODERATE[1]:.2f}; "
             f"otherwise weak.</li></ul>"
