@@ -424,3 +424,20 @@ def test_a_hand_set_snapshot_is_the_end_of_that_day(tmp_path, tiny_log):
     with pytest.raises(InputDataError, match=r"snapshot_date is 2024-01-15, but tx.csv has lines kept up to "
                                              r"2024-01-20.*cleaning.end: 2024-01-15"):
         run_ingest(params, tmp_path / "run2")
+
+
+def test_gaps_are_counted_between_purchase_days(tmp_path):
+    """Three orders within three minutes are one purchase day: the gap runs from that day to the next one,
+    and a customer with several orders on one day only has no gap (like a one-order customer)."""
+    from tests.conftest import TX_HEADER, tx_params, write_params
+    from seglib.config import validate_params
+
+    rows = ["1,A,1,2024-03-01 10:00:00,5.00,q,UK", "2,A,1,2024-03-01 10:01:00,5.00,q,UK",
+            "3,A,1,2024-03-01 10:03:00,5.00,q,UK", "4,A,1,2024-03-11 10:00:00,5.00,q,UK",
+            "5,A,1,2024-03-05 09:00:00,5.00,s,UK", "6,A,1,2024-03-05 17:00:00,5.00,s,UK"]
+    (tmp_path / "tx.csv").write_text(TX_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    params = validate_params(tx_params(), str(write_params(tmp_path, tx_params())))
+    run_ingest(params, tmp_path / "run")
+    f = build_features(params, tmp_path / "run").table
+    assert f.loc["q"].frequency == 4 and f.loc["q"].mean_days_between_orders == pytest.approx(10.0)  # one gap, not 3
+    assert f.loc["s"].frequency == 2 and math.isnan(f.loc["s"].mean_days_between_orders)

@@ -140,7 +140,7 @@ def test_gap_stopping_rule_on_hand_made_gap_tables():
     plateau = pd.DataFrame({"k": [2, 3, 4, 5, 6], "gap": [0.57, 1.19, 1.79, 1.80, 1.84], "se": [0.01] * 5})
     assert _one_se_k(plateau) == 4  # 0.01 ≤ 0.1 x the largest step (0.62), although above one se
     rising = pd.DataFrame({"k": [2, 3, 4], "gap": [0.1, 0.5, 0.9], "se": [0.01] * 3})
-    assert _one_se_k(rising) == 4  # no k qualifies: the largest gap
+    assert _one_se_k(rising) is None  # no k qualifies: the gap points to no number, the scores decide
 
 
 def _planted(groups, n=1500, spread=3.0, seed=3, p=5):
@@ -296,3 +296,47 @@ def test_value_concentration_says_what_the_numbers_say():
     assert value_concentration(two, "value") == ("75% of value comes from 2 segments (<b>A</b>, <b>B</b>), with 50% "
                                                  "of customers; the largest single share is 45%.")
     assert "&lt;b&gt;x" in value_concentration(one.assign(revenue_share=[0.16, 0.84]), "revenue")
+
+
+def test_guessed_time_since_columns_are_better_lower_and_categories_are_neutral():
+    """'days_since_last_purchase' high is worse (reminders, not rewards); a category on a risk role is no risk."""
+    features = pd.DataFrame({"days_since_last_purchase": [200.0, 210, 190, 10, 12, 8],
+                             "default": ["no", "no", "no", "yes", "no", "yes"]})
+    labels = pd.Series([0, 0, 0, 1, 1, 1])
+    dictionary = dictionary_rows(features, ["default"], [], list(features.columns))
+    assert dictionary.set_index("name").loc["days_since_last_purchase", ["role", "better"]].tolist() == \
+        ["engagement", "lower"]
+    candidates = trait_candidates(features, labels, dictionary_lookup(dictionary, "t"),
+                                  ["days_since_last_purchase"], ["default"])
+    actions = role_actions(candidates, pd.DataFrame(index=[0, 1]), dictionary)
+    assert actions[0][0].startswith("Marketing: Send reminders")
+    assert actions[1][0].startswith("Marketing: Reward them")
+    assert not any("Contact them early" in a for acts in actions.values() for a in acts)
+
+
+def test_scoring_a_no_structure_model_in_the_engine_gives_one_group():
+    """The engine expression of a one-group model is 0 for everyone, as predict is."""
+    import ibis
+
+    from seglib.cluster.expression import assignment
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(600, 3)), columns=list("abc"))
+    comp = compare_models(frame, numeric=list(frame.columns), seed=0, families=["kmeans"], n_resamples=0)
+    assert not comp.structure.structure
+    table = ibis.memtable(frame)
+    out = table.select(segment=assignment(comp.model, table)).to_pandas()["segment"]
+    assert set(out) == {0}
+
+
+def test_rfm_baseline_is_grouped_to_k_max_and_the_reason_says_where_it_stands():
+    """Nine named RFM segments become at most k_max groups (smallest into nearest), so the baseline is feasible."""
+    frame, truth = _planted(4, spread=4.0)
+    rng = np.random.default_rng(0)
+    names = pd.Series([f"rfm{v}" for v in (truth * 2 + rng.integers(0, 2, len(truth)))], index=frame.index)
+    names[:40] = "tiny"
+    comp = compare_models(frame, numeric=list(frame.columns), seed=0, families=["kmeans", "rfm"], rfm_labels=names,
+                          n_resamples=0, k_max=5)
+    rfm = comp.table.set_index("family").loc["rfm"]
+    assert rfm["k"] == 5 and rfm["feasible"]
+    assert "The rule-based RFM baseline (5 groups) scores" in comp.reason

@@ -189,10 +189,12 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
 
     score_rows = sc.ScoreRows.draw(X, opts.score_sample, opts.seed)
     rows, extenders, raws, errors, stab, fitted_on = {}, {}, {}, {}, {}, {}
+    rfm_groups: dict = {}
     for family in dict.fromkeys(s.family for s in specs):
         group = [s for s in specs if s.family == family]
         if family == "rfm":
-            raw = opts.rfm_labels.reindex(features.index).factorize()[0]
+            rfm_groups = group_named_segments(opts.rfm_labels.reindex(features.index), X, opts.k_max)
+            raw = opts.rfm_labels.reindex(features.index).map(rfm_groups).factorize()[0]
             fitted_on[group[0]] = fam.describe_fit("rfm", n, n)
             if (raw < 0).all():
                 errors[group[0]] = "ValueError: rfm_labels share no customer id with features.index"
@@ -237,8 +239,10 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
     if row["error"]:
         raise ParamsError(f"'choose' names candidate {chosen!r}, which failed: {row['error']}")
     spec = specs[names.index(chosen)]
-    names = opts.rfm_labels.reindex(features.index).to_numpy() if spec.family == "rfm" else None
+    names = opts.rfm_labels.reindex(features.index).map(rfm_groups).to_numpy() if spec.family == "rfm" else None
     model = chosen_model(proto, spec, extenders[spec], raws[spec], fitted_on[spec], segment_names=names)
+    if spec.family == "rfm":
+        model.rfm_groups_ = dict(rfm_groups)  # named RFM segment -> its group, for scoring new customers
     labels = labels_by_name[chosen]
     check = StructureCheck(False, True, why="switched off (clustering.structure_check: false)")
     if opts.structure_check:
@@ -251,13 +255,44 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
     return Comparison(
         table=table,
         chosen=chosen,
-        reason=sc.reason(table, chosen, override=opts.choose is not None, gap=gap),
+        reason=sc.reason(table, chosen, override=opts.choose is not None, gap=gap, window=WINDOW),
         labels=labels,
         model=model,
         candidates_labels=labels_by_name,
         structure=check,
         gap=gap,
     )
+
+
+def group_named_segments(names: pd.Series, X, k_max: int) -> dict:
+    """Group the rule-based RFM segments into at most ``k_max`` groups, so that the baseline competes on the same
+    footing as the fitted candidates: the smallest group joins the group whose centre (in the model's space) is
+    nearest, until ``k_max`` remain. Returns ``{segment name: group name}``; a group of several is named
+    "A + B" (largest first).
+
+    >>> names = pd.Series(["a", "a", "a", "b", "b", "c"])
+    >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [0.3]])
+    >>> group_named_segments(names, X, 2)
+    {'a': 'a + c', 'b': 'b', 'c': 'a + c'}
+    """
+    present = names.notna().to_numpy()
+    groups = {str(v): [str(v)] for v in pd.unique(names[present])}
+    keys = names[present].astype(str).to_numpy()
+    sums = {g: X[present][keys == g].sum(axis=0) for g in groups}
+    counts = {g: int((keys == g).sum()) for g in groups}
+    while len(groups) > max(1, k_max):
+        small = min(groups, key=lambda g: (counts[g], g))
+        centre = sums[small] / counts[small]
+        near = min((g for g in groups if g != small),
+                   key=lambda g: (float(np.sum((sums[g] / counts[g] - centre) ** 2)), g))
+        groups[near] += groups.pop(small)
+        sums[near] = sums[near] + sums.pop(small)
+        counts[near] += counts.pop(small)
+    out = {}
+    for members in groups.values():
+        members = sorted(members, key=lambda m: (-int((keys == m).sum()), m))
+        out.update({m: " + ".join(members) for m in members})
+    return dict(sorted(out.items()))
 
 
 def _candidate_specs(opts: _Settings, n: int) -> list[fam.Spec]:

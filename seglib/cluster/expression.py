@@ -28,6 +28,8 @@ from seglib.features import clip_log1p
 
 def assignment(model: SegmentModel, table: ir.Table) -> ir.IntegerValue | None:
     """The segment id (as :meth:`SegmentModel.predict` gives it) of each row of ``table``, or None."""
+    if getattr(model, "single_group_", False):
+        return ibis.literal(0).cast("int64")  # the data showed no structure: one group for everyone
     if getattr(model, "rfm_scorer_", None) is not None:
         return None  # the RFM rules score in memory (seglib.features.rfm.RfmScorer)
     ext = model.extender_

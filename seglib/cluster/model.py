@@ -55,6 +55,8 @@ class SegmentModel(BaseEstimator):
         Raw label id -> segment id (0 = largest in training).
     n_segments_ : int
         Segments found (not counting unassigned).
+    single_group_ : bool
+        True when the comparison's structure check found no structure: every customer is in group 0.
     segment_names_ : dict or None
         Segment id -> RFM segment name (``rfm`` only).
     feature_names_in_ : numpy.ndarray
@@ -203,6 +205,8 @@ class SegmentModel(BaseEstimator):
         if missing:
             raise InputDataError(f"features lack the column(s) {missing} the RFM rules score")
         names = RfmScorer(**scorer).transform(features)["rfm_segment"]
+        groups = getattr(self, "rfm_groups_", None) or {}  # named segments grouped to k_max in the comparison
+        names = names.map(lambda name: groups.get(name, name))
         ids = {name: k for k, name in (self.segment_names_ or {}).items()}
         return names.map(ids).fillna(-1).astype("int64").to_numpy()
 

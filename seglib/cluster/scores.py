@@ -219,18 +219,43 @@ def describe(row: pd.Series) -> str:
 def reason(table: pd.DataFrame, chosen: str, override: bool, gap=None, window: int = 1) -> str:
     """One or two plain-English sentences on why ``chosen`` was picked (and what it beat); with ``gap``
     (:class:`seglib.cluster.gap.Gap`), first how many segments the gap statistic points to."""
-    if gap is None or override:
+    return _reason_k(table, chosen, override, gap, window) + _rfm_standing(table, chosen)
+
+
+def _rfm_standing(table: pd.DataFrame, chosen: str) -> str:
+    """Where the rule-based RFM baseline stands against the chosen candidate, as a sentence ('' without one)."""
+    rfm = table[table["family"].eq("rfm")]
+    row = table.loc[table["candidate"] == chosen].iloc[0]
+    if rfm.empty or row["family"] == "rfm":
+        return ""
+    r = rfm.iloc[0]
+    if r["error"]:
+        return ""
+    if not r["feasible"]:
+        return f" The rule-based RFM baseline is not feasible: {r['why_not_feasible']}."
+    if pd.isna(r["score"]) or pd.isna(row["score"]):
+        return ""
+    return (f" The rule-based RFM baseline ({int(r['k'])} groups) scores {r['score']:.2f} against "
+            f"{row['score']:.2f} for the chosen candidate ({_key_scores(r)}).")
+
+
+def _reason_k(table: pd.DataFrame, chosen: str, override: bool, gap, window: int) -> str:
+    row = table.loc[table["candidate"] == chosen].iloc[0]
+    if gap is None or override or row["family"] == "rfm":
         return _reason(table, chosen, override, None)
     lead = gap.sentence()
     lead = lead[:1].upper() + lead[1:]
-    near = (table["k"] - gap.k).abs() <= window
+    if gap.k is None:
+        return f"{lead}. {_reason(table, chosen, override, None)}"
+    tried = table["k"].dropna()
+    low, high = max(gap.k - window, int(tried.min())), min(gap.k + window, int(tried.max()))
+    near = table["k"].between(low, high)
     if not (near & table["feasible"] & table["family"].ne("rfm")).any():
-        k = table.loc[table["candidate"] == chosen, "k"].iloc[0]
-        near = table["k"] == k
-        lead += f"; no feasible candidate has {gap.k - window} to {gap.k + window}, so the nearest number, {int(k)}, is used"
-        scope = f"Among candidates with {int(k)} segments"
+        near = table["k"] == row["k"]
+        lead += f"; no feasible candidate has {low} to {high}, so the nearest number, {int(row['k'])}, is used"
+        scope = f"Among candidates with {int(row['k'])} segments"
     else:
-        scope = f"Among candidates with {gap.k - window} to {gap.k + window} segments"
+        scope = f"Among candidates with {low} to {high} segments"
     return f"{lead}. {scope}: {_reason(table[near | table['family'].eq('rfm')], chosen, override, gap)}"
 
 

@@ -49,7 +49,10 @@ def cluster_stage(params: Params, run_dir: Path) -> Comparison:
                           ("silhouette", "calinski_harabasz", "davies_bouldin", "stability", "min_share")},
         "structure": comparison.structure.as_dict(),
         "gap": None if comparison.gap is None else {
-            "k": comparison.gap.k, "rows": comparison.gap.rows, "table": comparison.gap.table.round(4).to_dict("records")},
+            "k": comparison.gap.k, "rows": comparison.gap.rows, "sentence": comparison.gap.sentence(),
+            "table": comparison.gap.table.round(4).to_dict("records")},
+        "override": params.clustering.choose is not None,
+        "family": str(chosen.get("family", "")),
         "fitted_on": str(chosen.get("fitted_on", "")),
         "scores_on": str(chosen.get("scores_on", "")),
     }

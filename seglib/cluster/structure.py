@@ -61,6 +61,12 @@ class StructureCheck:
                 f"(a gain of at least {MIN_GAIN:g} and {MIN_Z:g} standard deviations is needed)")
 
 
+def no_structure(clustering: dict) -> bool:
+    """Whether a run's ``clustering.json`` records a structure check that found nothing (one group, no segments)."""
+    structure = clustering.get("structure") or {}
+    return bool(structure.get("checked")) and not structure.get("structure", True)
+
+
 def structure_check(features: pd.DataFrame, proto, spec: fam.Spec, X: np.ndarray, labels: np.ndarray, *,
                     sample_size: int, seed: int, draws: int = REFERENCE_DRAWS) -> StructureCheck:
     """Compare the chosen segments' silhouette with the same model on reference tables with no dependence.

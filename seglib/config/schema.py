@@ -139,7 +139,7 @@ class ClusteringParams(Strict):
     choose: str | None = Field(None, description="force a candidate by name, e.g. 'kmeans k=5'")
     k_rule: Literal["gap", "scores"] = Field(
         "gap", description="how the number of segments is chosen: 'gap' (the gap statistic, then the scores among "
-        "candidates with that k) or 'scores' (the combined scores alone, which lean to fewer segments)")
+        "candidates within one of its k) or 'scores' (the combined scores alone, which lean to fewer segments)")
     structure_check: bool = Field(
         True, description="compare the chosen segments with the same model on shuffled data (no dependence between "
         "columns); when they are no better separated, make no segments and say so")

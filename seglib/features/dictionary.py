@@ -21,7 +21,8 @@ TRANSACTION_FEATURES = {
     "monetary": ("revenue, net of returns and cancellations", "currency", True),
     "tenure_days": ("days since the first purchase, at the snapshot date", "days", True),
     "avg_order_value": ("average order value before returns", "currency per order", True),
-    "mean_days_between_orders": ("mean days between orders (missing for one-order customers)", "days", True),
+    "mean_days_between_orders": ("mean days between purchase days (missing for customers who bought on one day "
+                                 "only)", "days", True),
     "items_per_order": ("items bought per order", "items per order", True),
     "return_rate": ("share of purchase value returned or cancelled", "share 0-1", False),
 }
@@ -39,19 +40,22 @@ TRANSACTION_WORDS = {
     "return_rate": ("return rate", "risk", "lower"),
 }
 
-#: Words in a column name that suggest its role, tried in this order (whole words or word starts).
+#: Words in a column name that suggest its role, tried in this order. Hints of up to four letters match whole
+#: words only ("age", not "agent"); longer ones also match the start of a word ("complaint" in "complaints").
+#: Words of time since something ("recency", "since", "inactive") come first: their direction is unknown to a
+#: guess, so they are engagement with no better direction, never tenure.
 ROLE_HINTS = (
-    ("risk", ("churn", "default", "complaint", "complain", "risk", "late", "arrears", "debt", "delinquent",
-              "overdue", "return", "cancel")),
-    ("tenure", ("tenure", "seniority", "since", "membership", "member", "months", "years")),
-    ("spend", ("spend", "spending", "spent", "revenue", "sales", "amount", "balance", "value",
-               "price", "purchase", "purchases", "monetary", "wage", "credit")),
-    ("engagement", ("visit", "visits", "login", "logins", "session", "sessions", "usage", "frequency", "orders",
-                    "calls", "clicks", "opens", "activity", "active", "recency", "engagement")),
-    ("demographic", ("age", "gender", "sex", "region", "city", "country", "state", "education", "marital", "job",
-                     "occupation", "children", "kids", "household", "married", "income", "salary", "wage")),
+    ("engagement", "lower", ("recency", "since", "inactive", "last")),
+    ("risk", "lower", ("churn", "default", "complaint", "complain", "risk", "arrears", "debt", "delinquent",
+                       "overdue", "returned", "returns", "cancel")),
+    ("tenure", "higher", ("tenure", "seniority")),
+    ("spend", "higher", ("spend", "spent", "revenue", "sales", "amount", "balance", "value", "price", "purchase",
+                         "monetary", "credit")),
+    ("engagement", "higher", ("visit", "login", "session", "usage", "frequency", "orders", "calls", "clicks",
+                              "opens", "activity", "active", "engagement")),
+    ("demographic", None, ("age", "gender", "sex", "region", "city", "country", "education", "marital", "job",
+                           "occupation", "children", "kids", "household", "married", "income", "salary", "wage")),
 )
-ROLES = ("spend", "engagement", "tenure", "demographic", "risk", "need", "other")
 
 
 def clean_label(column) -> tuple[str, str]:
@@ -77,12 +81,25 @@ def guess_role(column) -> str:
 
     >>> guess_role("Annual Income (k$)"), guess_role("Spending Score"), guess_role("complaints_12m"), guess_role("Fresh")
     ('demographic', 'spend', 'risk', 'other')
+    >>> guess_role("agent_id"), guess_role("days_since_last_purchase"), guess_role("IsActiveMember")
+    ('other', 'engagement', 'engagement')
+    """
+    return guess_words(column)[0]
+
+
+def guess_words(column) -> tuple[str, str | None]:
+    """(role, better direction) that words in a column's name suggest; ('other', None) when none fits.
+
+    >>> guess_words("days_since_last_purchase"), guess_words("logins_30d"), guess_words("Age")
+    (('engagement', 'lower'), ('engagement', 'higher'), ('demographic', None))
     """
     words = clean_label(column)[0].casefold()
-    for role, hints in ROLE_HINTS:
-        if any(re.search(rf"(?<![a-z]){re.escape(h)}", words) for h in hints):
-            return role
-    return "other"
+    for role, better, hints in ROLE_HINTS:
+        for hint in hints:
+            end = r"(?![a-z])" if len(hint) <= 4 else ""
+            if re.search(rf"(?<![a-z]){re.escape(hint)}{end}", words):
+                return role, better
+    return "other", None
 
 
 DEFAULT_TRANSACTION_USE = ["recency_days", "frequency", "monetary", "tenure_days", "avg_order_value"]
@@ -133,11 +150,12 @@ def dictionary_rows(table: pd.DataFrame, categorical: list[str], log_columns: li
         if transform is None:
             transform = "log1p, then standardised" if name in log_columns else (
                 "one-hot" if name in categorical else "standardised")
-        label, role, better, source = _words_for(name, kind, attributes.get(name), value_column, value_parts)
+        label, role, better, source = _words_for(name, kind, attributes.get(name), value_column, value_parts,
+                                                 meta.get(name))
         spec = attributes.get(name)
         if spec is not None and getattr(spec, "unit", None):
             unit = spec.unit
-        elif source == "guessed" and clean_label(name)[1] and unit == "as given":
+        elif source != "built in" and clean_label(name)[1] and unit == "as given":
             bracket = clean_label(name)[1]  # "(k$)" is a unit; "(1-100)" is a scale, said as "score 1-100"
             unit = f"score {bracket}" if re.fullmatch(r"\d+\s*-\s*\d+", bracket) else bracket
         rows.append(
@@ -158,7 +176,8 @@ def dictionary_rows(table: pd.DataFrame, categorical: list[str], log_columns: li
     return pd.DataFrame(rows)
 
 
-def _words_for(name: str, kind: str | None, spec, value_column: str | None, value_parts) -> tuple[str, str, str | None, str]:
+def _words_for(name: str, kind: str | None, spec, value_column: str | None, value_parts,
+               meta: dict | None = None) -> tuple[str, str, str | None, str]:
     """(label, role, better, source) of one feature: the params' description first, then the built-in words of
     transaction features, then the cleaned name and a role guessed from it (the value column is spend; the
     columns summed into it are what customers buy, a need)."""
@@ -171,8 +190,14 @@ def _words_for(name: str, kind: str | None, spec, value_column: str | None, valu
         label = {"rfm_r": "RFM recency score", "rfm_f": "RFM frequency score", "rfm_m": "RFM monetary score"}.get(
             name, "RFM segment")
         role, better, source = "other", None, "built in"
+    elif name.endswith("_missing") and kind == "flag":
+        label, role, better, source = f"{clean_label(name.removesuffix('_missing'))[0]} missing", "other", None, \
+            "built in"
+    elif kind == "numeric" and name.endswith("_days") and (meta or {}).get("source"):
+        label, role, better, source = f"days since {clean_label(meta['source'])[0]}", "other", None, "built in"
     else:
-        label, role, better, source = clean_label(name)[0], guess_role(name), None, "guessed"
+        label, source = clean_label(name)[0], "guessed"
+        role, better = guess_words(name)
         if name == value_column:
             role, better = "spend", "higher"
         elif name in value_parts and role == "other":

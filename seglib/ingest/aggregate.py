@@ -14,8 +14,9 @@ computes the same numbers:
   seconds / 86400)``, whole elapsed days (not calendar-day boundaries), where the
   snapshot is midnight at the start of the snapshot date;
 * ``avg_order_value``: purchase value (before returns) / frequency;
-* ``mean_days_between_orders``: (last - first purchase) in days / (frequency - 1),
-  missing for one-order customers;
+* ``mean_days_between_orders``: (last - first purchase) in days / (purchase days - 1), where
+  purchase days are the distinct calendar days with a purchase (three orders within minutes are one
+  visit, not three gaps of a minute); missing for customers who bought on one day only;
 * ``items_per_order``: purchased quantity / frequency;
 * ``return_rate``: value returned or cancelled / purchase value.
 
@@ -70,6 +71,7 @@ def customer_aggregates(
         "monetary": value.sum(where=kept),
         "gross": value.sum(where=purchase),
         "returned": (-value).sum(where=kept & ~purchase & (amount < 0)),
+        "purchase_days": clean.timestamp.date().nunique(where=purchase),
         "first_ts": clean.timestamp.min(where=purchase),
         "last_ts": clean.timestamp.max(where=purchase),
     }
@@ -92,7 +94,7 @@ def customer_aggregates(
         "tenure_days": ((snap - first) / 86400).floor().cast("int64"),
         "avg_order_value": ibis.ifelse(per.frequency > 0, per.gross / per.frequency, ibis.null("float64")),
         "mean_days_between_orders": ibis.ifelse(
-            per.frequency > 1, (last - first) / 86400 / (per.frequency - 1), ibis.null("float64")
+            per.purchase_days > 1, (last - first) / 86400 / (per.purchase_days - 1), ibis.null("float64")
         ),
         "return_rate": ibis.ifelse(per.gross > 0, per.returned.fill_null(zero) / per.gross, zero),
     }

@@ -23,7 +23,7 @@ import pandas as pd
 from seglib.config import ProfilingParams, check_arguments
 from seglib.config.schema import ACTION_OPERATORS
 from seglib.errors import InputDataError, ParamsError
-from seglib.features.dictionary import TRANSACTION_WORDS, guess_role
+from seglib.features.dictionary import TRANSACTION_WORDS, guess_words
 from seglib.profile.checks import UNASSIGNED
 from seglib.profile.traits import value_phrase
 
@@ -54,7 +54,9 @@ def default_role_actions() -> list[dict]:
     Each entry is ``{"role", "when", "team", "action"}``. ``when`` is ``good`` / ``bad`` for roles
     with a better direction (spend, engagement and tenure are better higher, risk lower, unless the
     params' ``better`` says otherwise), and ``high`` / ``low`` for the rest (demographic, need,
-    other); categorical traits count as ``high`` (the value is over-represented).
+    other). A categorical trait (a value over-represented in the segment) is ``high`` on demographic,
+    need and other roles and ``category`` on the directional ones, where a value such as "no" is
+    neither good nor bad.
     """
     return [
         {"role": "spend", "when": "good", "team": "sales",
@@ -81,6 +83,14 @@ def default_role_actions() -> list[dict]:
          "action": "Fit message, creative and channel to this group"},
         {"role": "demographic", "when": "low", "team": "marketing",
          "action": "Fit message, creative and channel to this group"},
+        {"role": "spend", "when": "category", "team": "marketing",
+         "action": "Fit message, offer and channel to this group"},
+        {"role": "engagement", "when": "category", "team": "marketing",
+         "action": "Fit message, offer and channel to this group"},
+        {"role": "tenure", "when": "category", "team": "marketing",
+         "action": "Fit message, offer and channel to this group"},
+        {"role": "risk", "when": "category", "team": "support",
+         "action": "Check with support what this group's situation means for them before acting"},
         {"role": "other", "when": "high", "team": "marketing",
          "action": "Test an offer aimed at this difference against a control group"},
         {"role": "other", "when": "low", "team": "marketing",
@@ -103,13 +113,16 @@ def feature_roles(dictionary) -> dict[str, tuple[str, str]]:
         role = row.get("role") if "role" in dictionary.columns else None
         better = row.get("better") if "better" in dictionary.columns else None
         if not isinstance(role, str) or not role:
-            role, better = (TRANSACTION_WORDS[name][1:] if name in TRANSACTION_WORDS else (guess_role(name), ""))
+            role, better = TRANSACTION_WORDS[name][1:] if name in TRANSACTION_WORDS else guess_words(name)
         out[name] = (role, better if isinstance(better, str) else "")
     return out
 
 
 def _standing(trait: dict, role: str, better: str) -> str:
-    """good / bad for roles with a better direction, else high / low."""
+    """good / bad for roles with a better direction, else high / low; a category over-represented in the segment
+    is 'high' whatever its role (a value such as 'no' is not more of anything)."""
+    if trait["kind"] == "categorical":
+        return "high" if role in ("demographic", "need", "other") else "category"
     high = trait["z"] > 0
     good = better or _GOOD_DIRECTION.get(role, "")
     if good in ("higher", "lower") and role not in ("demographic", "need", "other"):
@@ -135,8 +148,9 @@ def role_actions(traits: dict[int, list[dict]], kpis: pd.DataFrame, dictionary, 
     three actions in all. Every action
     says which difference it answers, e.g. "Marketing: Send reminders … (days since the last order above
     average)". A segment that no entry fits gets a plain statement that nothing sets it apart to act on.
-    Two segments never get the same list: where they would, the later one takes its next trait (a
-    smaller difference, or a second trait of a role already answered).
+    Where two segments would get the same list, the later one takes its next trait (a smaller
+    difference, or a second trait of a role already answered), which may make a fourth action; only
+    segments with no trait left to tell them apart can share a list.
 
     Parameters
     ----------
@@ -152,6 +166,8 @@ def role_actions(traits: dict[int, list[dict]], kpis: pd.DataFrame, dictionary, 
         Actions by role and standing; ``None`` = :func:`default_role_actions`.
     """
     roles = feature_roles(dictionary)
+    labels = {n: lab for n, lab in zip(dictionary["name"], dictionary["label"])} if isinstance(
+        dictionary, pd.DataFrame) and {"name", "label"} <= set(dictionary.columns) else {}
     table = default_role_actions() if table is None else table
     by_key = {(e["role"], e["when"]): e for e in table}
     out: dict[int, list[str]] = {}
@@ -166,11 +182,11 @@ def role_actions(traits: dict[int, list[dict]], kpis: pd.DataFrame, dictionary, 
         if risk is not None and risk > CHURN_ACTION_SHARE:
             actions.append(f"Marketing: Start a reactivation sequence: a reminder, then an incentive if they do not "
                            f"buy; call the most valuable ({risk:.0%} at churn risk)")
-        actions += _outcome_actions(outcomes, k, roles)
+        actions += _outcome_actions(outcomes, k, roles, labels)
         seen = {"engagement"} if actions and risk is not None and risk > CHURN_ACTION_SHARE else set()
         candidates, weaker, repeats = [], [], []
         for t in traits[k]:
-            role, better = roles.get(t["feature"], (guess_role(t["feature"]), ""))
+            role, better = roles.get(t["feature"]) or guess_words(t["feature"])
             entry = by_key.get((role, _standing(t, role, better)))
             if entry is None:
                 continue
@@ -214,15 +230,16 @@ def _number(row, column) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _outcome_actions(outcomes, k: int, roles: dict) -> list[str]:
+def _outcome_actions(outcomes, k: int, roles: dict, labels: dict) -> list[str]:
     if outcomes is None or outcomes.empty:
         return []
     out = []
     mine = outcomes[outcomes["segment"].astype(str) == str(k)]
     for r in mine.itertuples(index=False):
-        role, _ = roles.get(r.outcome, (guess_role(r.outcome), ""))
+        role = (roles.get(r.outcome) or guess_words(r.outcome))[0]
         if role == "risk" and np.isfinite(r.lift) and r.lift >= OUTCOME_ACTION_LIFT and r.measure == "rate":
-            out.append(f"Support: Contact them before it happens: {r.outcome} runs at {r.value:.0%} here against "
+            out.append(f"Support: Contact them before it happens: {labels.get(r.outcome, r.outcome)} runs at "
+                       f"{r.value:.0%} here against "
                        f"{r.base:.0%} overall; find and fix the cause")
     return out
 

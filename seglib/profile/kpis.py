@@ -36,10 +36,10 @@ TRANSACTION_COLUMNS = (
 def churn_risk(features: pd.DataFrame, *, factor: float = 2.0) -> pd.Series:
     """Which customers have gone unusually long without ordering.
 
-    A repeat customer is at risk when ``recency_days > factor × max(mean_days_between_orders,
-    MIN_GAP_DAYS)``: their own usual gap, but never less than a week (three orders in three
-    minutes are not a habit of ordering every minute). A one-order customer has no gap of
-    their own, so their reference comes from the repeat customers: they are at risk when
+    A repeat customer (purchases on two days or more) is at risk when ``recency_days > factor ×
+    max(mean_days_between_orders, MIN_GAP_DAYS)``: their own usual gap between purchase days, but
+    never less than a week. A customer who bought on one day only (one order, or several that
+    day) has no gap of their own, so their reference comes from the repeat customers: they are at risk when
     their recency exceeds the ONE_TIME_QUANTILE (90th percentile) of the repeat customers'
     gaps, that is, longer than 90% of repeat customers usually wait. Nobody who ordered in
     the last RECENT_DAYS (30) days is at risk. Comparisons are strict. Customers with a
@@ -83,9 +83,10 @@ MIN_GAP_DAYS = 7.0
 RECENT_DAYS = 30.0
 ONE_TIME_QUANTILE = 0.9
 CHURN_RULE_WORDS = (
-    f"a rule: a repeat customer is at risk when the days since their last order exceed twice their own mean gap "
-    f"between orders (at least {MIN_GAP_DAYS:.0f} days); a one-order customer when the days since their order exceed "
-    f"what {ONE_TIME_QUANTILE:.0%} of repeat customers wait between orders; nobody who ordered in the last "
+    f"a rule: a customer who bought on two days or more is at risk when the days since their last order exceed "
+    f"twice their own mean gap between purchase days (at least {MIN_GAP_DAYS:.0f} days); a customer who bought on "
+    f"one day only when the days since then exceed what {ONE_TIME_QUANTILE:.0%} of repeat customers wait between "
+    f"purchase days; nobody who ordered in the last "
     f"{RECENT_DAYS:.0f} days is at risk")
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from seglib import artifacts
 from seglib.clv import CUSTOMER_COLUMNS as FORECAST_COLUMNS
 from seglib.clv import ValueForecast, value_stage
+from seglib.cluster.structure import no_structure
 from seglib.config import Params
 from seglib.features import FeatureSet
 from seglib.profile.actions import role_actions, suggest_actions
@@ -26,8 +27,10 @@ from seglib.profile.rules import segment_rules
 from seglib.profile.traits import dictionary_lookup, trait_candidates
 
 
-#: The one group of a run whose data carry no structure (see seglib.cluster.structure).
+#: The one group of a run whose data carry no structure (see seglib.cluster.structure), and what to do with it.
 NO_SEGMENTS_NAME = "Everyone (no segments)"
+NO_SEGMENTS_ACTION = ("No actions by segment: the data show no groups, so keep one set of communications for all "
+                      "customers, and segment again when the data grow or change")
 
 
 @dataclass
@@ -76,8 +79,8 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     value = fs.value_column if fs.value_column in table else ("monetary" if "monetary" in table else None)
     numeric = [c for c in fs.numeric if not c.startswith("rfm_")]
     categorical = [c for c in fs.categorical if c != "rfm_segment"]
-    structure = (artifacts.CLUSTERING.read(run_dir).get("structure") or {}) if artifacts.CLUSTERING.exists(run_dir) else {}
-    if structure.get("checked") and not structure.get("structure", True):
+    one_group = no_structure(artifacts.CLUSTERING.read(run_dir)) if artifacts.CLUSTERING.exists(run_dir) else False
+    if one_group:
         names = {0: NO_SEGMENTS_NAME}  # the data carry no structure: one group, and it is not a segment
     else:
         names = name_segments(table, labels, fs.dictionary, overrides=params.profiling.names or None)
@@ -96,7 +99,10 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
         table, labels, numeric=fs.used_numeric or numeric, categorical=fs.used_categorical,
         rule_depth=params.profiling.rule_depth, seed=params.seed, words={c: w[2] for c, w in lookup.items()})
     outcomes = outcome_table(table, labels, fs.outcomes) if fs.outcomes else None
-    if params.profiling.actions is None:
+    if one_group:  # nothing sets the group apart from itself: no traits, rules or actions by segment
+        traits, rules, quality = {0: []}, {}, quality.iloc[0:0]
+        actions = {0: [NO_SEGMENTS_ACTION]}
+    elif params.profiling.actions is None:
         actions = role_actions(candidates, kpis, fs.dictionary, outcomes=outcomes)
     else:  # matched on the derived names, so that renaming a segment never changes its actions
         actions = suggest_actions(name_segments(table, labels, fs.dictionary), kpis, params.profiling.actions)

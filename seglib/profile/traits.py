@@ -142,7 +142,7 @@ def trait_candidates(features, labels, lookup, numeric, categorical) -> dict[int
     signed = {c for c in numeric if features[c].min(skipna=True) < 0}
     if lift is not None:
         for r in lift.itertuples(index=False):
-            if not np.isfinite(r.z) or r.z == 0:
+            if not np.isfinite(r.z) or abs(r.z) < 1e-9:  # rounding noise is no difference
                 continue
             meaning, unit, label = lookup.get(r.feature, (default_label(r.feature), "", default_label(r.feature)))
             trait = {"feature": r.feature, "kind": "numeric", "meaning": meaning, "label": label, "value": None,

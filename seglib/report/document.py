@@ -20,7 +20,7 @@ from seglib.profile import migration_table
 from seglib.rendering import esc, table_html
 from seglib.report import trust as trust_text
 from seglib.report.forecast import ForecastText
-from seglib.report.words import value_concentration
+from seglib.report.words import key_measures, value_concentration
 from seglib.report.trust import MODERATE, STRONG, trust_verdict as _trust_verdict
 from seglib.report.palette import segment_color
 
@@ -165,7 +165,7 @@ class RunReport:
     def segment_cards(self):
         rows = self._segment_rows().set_index("segment")
         cards = []
-        for i, (k, name) in enumerate(self.names.items()):
+        for k, name in self.names.items():
             r = rows.loc[name] if name in rows.index else None
             kp = []
             if r is not None:
@@ -212,11 +212,13 @@ class RunReport:
     @property
     def key_measures(self) -> list[str]:
         """The three numeric clustering features that differ most between segments (largest |z| of any segment)."""
-        z = self.zscores.abs() if isinstance(self.zscores, pd.DataFrame) and not self.zscores.empty else None
-        if z is None:
-            return []
-        numeric = [c for c in z.columns if c in self.features.used_numeric]
-        return z[numeric].max(axis=0).sort_values(ascending=False, kind="stable").head(3).index.tolist()
+        return key_measures(self.zscores, self.features.used_numeric)
+
+    @property
+    def zscores_labelled(self) -> pd.DataFrame:
+        """The segment x feature differences with the features' labels as column names (for the chart)."""
+        d = self.features.dictionary
+        return self.zscores.rename(columns=dict(zip(d["name"], d["label"])) if "label" in d.columns else {})
 
     @property
     def no_structure(self) -> bool:
@@ -320,14 +322,17 @@ class RunReport:
         )
         value += self._missing_text()
         text = (
-            f"<p>Chosen model: <b>{esc(c['chosen'])}</b>. {esc(c['reason'])}</p>{value}"
+            (f"<p>Best candidate: <b>{esc(c['chosen'])}</b>, set aside: {esc(self.structure_sentence)}. "
+             f"Every customer is in one group.</p>" if self.no_structure else
+             f"<p>Chosen model: <b>{esc(c['chosen'])}</b>. {esc(c['reason'])}</p>") + value +
             f"<p>Families compared: {esc(', '.join(c['families']))}. Features used: {esc(used)} "
             f"({esc(self._transforms_text())}). Fitted on: {esc(c.get('fitted_on', ''))}; "
             f"scores on: {esc(c.get('scores_on', ''))}.</p>"
         )
         dictionary = self.features.dictionary[self.features.dictionary["used_for_clustering"].astype(str) == "True"]
+        shown = [c for c in ("name", "label", "meaning", "unit", "role", "transform") if c in dictionary.columns]
         return _html(text + table_html(view, max_rows=15, floatfmt="{:,.6g}") + "<h3>Features used</h3>"
-                     + table_html(dictionary[["name", "meaning", "unit", "transform"]]))
+                     + table_html(dictionary[shown]))
 
     def _transforms_text(self) -> str:
         """The transforms the clustering really applied, from the run's own feature list and params."""

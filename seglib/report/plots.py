@@ -40,7 +40,7 @@ HORIZONTAL = {"orientation": "horizontal"} if tuple(map(int, matplotlib.__versio
     else {"vert": False}
 
 
-def axis_title(column: str, *, log: bool | str = False, money: str = "") -> str:
+def axis_title(column: str, *, log: bool | str = False, money: str = "", label: str | None = None) -> str:
     """An axis title that says what is measured, in what currency and on what scale.
 
     >>> axis_title("monetary", log=True, money="£")
@@ -51,7 +51,19 @@ def axis_title(column: str, *, log: bool | str = False, money: str = "") -> str:
     notes = [money] if money and column in MONEY else []
     if log:
         notes.append("log scale beyond ±1" if log == "symlog" else "log scale")
-    return MEASURES.get(column, column) + (f" ({', '.join(notes)})" if notes else "")
+    return MEASURES.get(column, label or column) + (f" ({', '.join(notes)})" if notes else "")
+
+
+def feature_label(features, column: str) -> str:
+    """A feature's label from the feature dictionary, with its unit ("annual income (k$)"); its name without one."""
+    d = getattr(features, "dictionary", None)
+    if d is None or "label" not in getattr(d, "columns", ()) or column not in set(d["name"]):
+        return column
+    row = d.set_index("name").loc[column]
+    unit = str(row.get("unit") or "")
+    shown = unit if unit and unit not in ("as given", "category", "code", "currency", "label") and not \
+        unit.startswith(("share", "score")) else ""
+    return f"{row['label']} ({shown})" if shown else str(row["label"])
 
 
 def _row_height(labels) -> float:
@@ -315,12 +327,12 @@ def rfm_distributions(features, labels: pd.Series, names: dict, *, money: str = 
             box.set_edgecolor("#1d2733")
         skewed = col in ("frequency", "monetary") or (col in features.log_columns and col not in MEASURES)
         log = _log_scale(ax, table[col], skewed=skewed)
-        title = axis_title(col, log=log, money=money)
+        title = axis_title(col, log=log, money=money, label=feature_label(features, col))
         ax.set_xlabel(wrap(title, 36))
         medians = pd.Series([np.median(g) if len(g) else np.nan for g in groups], index=order).dropna()
         if len(medians) > 1:
             hi, lo = medians.idxmax(), medians.idxmin()
-            findings.append(f"median {axis_title(col, money=money)} is highest in {segment_name(names, hi)} "
+            findings.append(f"median {axis_title(col, money=money, label=feature_label(features, col))} is highest in {segment_name(names, hi)} "
                             f"({number(medians[hi])}) and lowest in {segment_name(names, lo)} ({number(medians[lo])})")
     axes[0].set_yticks(range(1, len(order) + 1), rows)
     axes[0].invert_yaxis()

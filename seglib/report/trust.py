@@ -3,7 +3,7 @@ segments was chosen, and whether the data carry structure at all (read from ``cl
 
 from __future__ import annotations
 
-from seglib.cluster.structure import StructureCheck
+from seglib.cluster.structure import StructureCheck, no_structure
 
 #: Verdict thresholds: (stability, silhouette) at least these for "strong" and "moderate".
 STRONG = (0.85, 0.35)
@@ -29,12 +29,6 @@ def trust_verdict(stability: float | None, silhouette: float | None) -> tuple[st
 
 
 
-def no_structure(clustering: dict) -> bool:
-    """The structure check ran and found nothing: the run made no segments."""
-    structure = clustering.get("structure") or {}
-    return bool(structure.get("checked")) and not structure.get("structure", True)
-
-
 def structure_sentence(clustering: dict) -> str:
     """The structure check in words, with its numbers (no final full stop); empty for runs without one."""
     structure = clustering.get("structure") or {}
@@ -45,15 +39,19 @@ def selection_sentences(clustering: dict) -> list[str]:
     """How the number of segments was chosen and whether the data carry structure, in words."""
     out = []
     gap = clustering.get("gap")
-    if gap:
-        row = next((r for r in gap["table"] if r["k"] == gap["k"]), None)
+    if gap and gap.get("sentence"):
         chosen = clustering.get("segments")
-        if row is not None:
-            then = ("candidates within one of that number competed on the scores above" if no_structure(clustering)
-                    or abs(chosen - gap["k"]) <= 1 else
-                    f"no feasible candidate came within one of that number, so the nearest, {chosen}, was used")
-            out.append(f"Number of segments: the gap statistic points to {gap['k']} (gap {row['gap']:.2f} ± "
-                       f"{row['se']:.2f} against uniform reference data, on {gap['rows']:,} customers); {then}.")
+        if clustering.get("override"):
+            then = "the analyst's choice (clustering.choose) set the segments"
+        elif clustering.get("family") == "rfm":
+            then = "no fitted candidate was feasible, so the rule-based RFM segments are used"
+        elif gap.get("k") is None:
+            then = "the combined scores decided"
+        elif no_structure(clustering) or (chosen is not None and abs(chosen - gap["k"]) <= 1):
+            then = "candidates within one of that number competed on the scores above"
+        else:
+            then = f"no feasible candidate came within one of that number, so the nearest, {chosen}, was used"
+        out.append(f"Number of segments: {gap['sentence']}; {then}.")
     if clustering.get("structure"):
         out.append(f"Structure: {structure_sentence(clustering)}.")
     return out
