@@ -162,7 +162,7 @@ CLUSTERING = Artifact("clustering.json", "03_clustering", "the choice, its reaso
 KPIS = Artifact("kpis.csv", "04_profiling", "per-segment size, value and KPIs", index=False,
                 read_options=_TEXT_KEEPS_NA)
 TESTS = Artifact("tests.csv", "04_profiling", "per-feature tests between segments with effect sizes", index=False)
-ZSCORES = Artifact("zscores.csv", "04_profiling", "segment x feature standardised differences",
+ZSCORES = Artifact("zscores.csv", "04_profiling", "segment x feature standardised differences, on the model's scale",
                    read_options=MappingProxyType({"index_col": 0}))
 RULE_QUALITY = Artifact("rule_quality.csv", "04_profiling", "how well each segment's rule covers it")
 ATTRIBUTE_MIX = Artifact("attribute_mix.csv", "04_profiling", "share of each category value per segment",

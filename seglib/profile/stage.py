@@ -17,7 +17,7 @@ from seglib.clv import CUSTOMER_COLUMNS as FORECAST_COLUMNS
 from seglib.clv import ValueForecast, value_stage
 from seglib.cluster.structure import no_structure
 from seglib.config import Params
-from seglib.features import FeatureSet
+from seglib.features import FeatureSet, log_view
 from seglib.profile.actions import role_actions, suggest_actions
 from seglib.profile.effects import compare_features, mark_circular
 from seglib.profile.kpis import CHURN_RULE_WORDS, attribute_mix, churn_risk, lift_table, segment_kpis
@@ -90,7 +90,8 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     churn = _add_forecast(kpis, forecast) if "churn_risk_share" in kpis else {}
     kpis.insert(0, "segment", segment_names(names, kpis.index))  # "All customers" stays as it is
     tests = mark_circular(compare_features(table, labels, numeric=numeric, categorical=categorical), fs.used)
-    lift = lift_table(table, labels, fs.used_numeric or numeric)
+    # The heatmap and the key measures read the differences on the scale the clustering used (log1p where set).
+    lift = lift_table(log_view(fs) if fs.used_numeric else table, labels, fs.used_numeric or numeric)
     zscores = _zscores(lift, names)
     lookup = dictionary_lookup(fs.dictionary, "profile_stage")
     candidates = trait_candidates(table, labels, lookup, fs.used_numeric or numeric, fs.used_categorical)
