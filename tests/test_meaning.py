@@ -340,3 +340,17 @@ def test_rfm_baseline_is_grouped_to_k_max_and_the_reason_says_where_it_stands():
     rfm = comp.table.set_index("family").loc["rfm"]
     assert rfm["k"] == 5 and rfm["feasible"]
     assert "The rule-based RFM baseline (5 groups) scores" in comp.reason
+
+
+def test_how_many_segments_sentence_follows_how_the_run_chose():
+    """The trust section's sentence on k: the gap's number, then what decided (scores, override, RFM, nearest)."""
+    from seglib.report.trust import selection_sentences
+
+    gap = {"k": 5, "rows": 900, "sentence": "the gap statistic points to 5 segments (gap 1.00 ± 0.01)", "table": []}
+    base = {"gap": gap, "segments": 6, "override": False, "family": "kmeans"}
+    assert selection_sentences(base)[0].endswith("candidates within one of that number competed on the scores above.")
+    assert "the analyst's choice" in selection_sentences({**base, "override": True, "segments": 3})[0]
+    assert "rule-based RFM" in selection_sentences({**base, "family": "rfm", "segments": 7})[0]
+    assert "so the nearest, 3, was used" in selection_sentences({**base, "segments": 3})[0]
+    rising = {**base, "gap": {**gap, "k": None, "sentence": "the gap statistic kept rising"}}
+    assert selection_sentences(rising)[0].endswith("the combined scores decided.")

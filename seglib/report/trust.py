@@ -53,5 +53,6 @@ def selection_sentences(clustering: dict) -> list[str]:
             then = f"no feasible candidate came within one of that number, so the nearest, {chosen}, was used"
         out.append(f"Number of segments: {gap['sentence']}; {then}.")
     if clustering.get("structure"):
-        out.append(f"Structure: {structure_sentence(clustering)}.")
+        words = structure_sentence(clustering)
+        out.append(f"Structure: {words[:1].lower()}{words[1:]}.")
     return out
