@@ -1,4 +1,5 @@
-"""Running one client: the five notebooks in order, each in a fresh kernel, then the HTML.
+"""Running one client: the five notebooks in order, in one kernel kept warm (each starts from an empty
+namespace), then the HTML.
 
 The run folder's life (``.tmp-`` while running, renamed when complete, ``-failed``
 with the reason otherwise) is in :mod:`seglib.runs.folders`; the manifest in
@@ -21,7 +22,7 @@ from seglib.notebook import project_root
 from seglib.rendering import render_notebook_html, render_report_html
 from seglib.runs.cleanup import clean_abandoned_runs
 from seglib.runs.folders import allocate_run, fail_run, first_line, latest_run, point_latest
-from seglib.runs.kernel import ensure_kernel, local_kernel_manager
+from seglib.runs.kernel import WarmKernel, ensure_kernel
 from seglib.runs.manifest import finish_manifest, new_manifest, stage_record, with_absolute_paths, write_manifest
 from seglib.runs.memory import PeakMemory
 
@@ -71,42 +72,8 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     run_params = artifacts.PARAMS.path(tmp)  # every stage reads the run's own copy of the params
     scratch = artifacts.SCRATCH.path(tmp)  # the kernels' temporary files, inside the run folder
     started = time.perf_counter()
-    for stage in STAGES:
-        t0 = time.perf_counter()
-        progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} …")
-        out_nb = artifacts.executed_notebook(tmp, stage)
-        memory = PeakMemory()
-        try:
-            with memory:
-                pm.execute_notebook(
-                    str(notebooks / f"{stage}.ipynb"),
-                    str(out_nb),
-                    parameters={"params_file": str(run_params), "run_dir": str(tmp)},
-                    kernel_name=kernel,
-                    cwd=str(notebooks),
-                    progress_bar=False,
-                    log_output=False,
-                    kernel_manager_class=local_kernel_manager(artifacts.KERNEL_LOG.path(tmp), scratch),
-                )
-        except pm.PapermillExecutionError as exc:
-            manifest["stages"].append(stage_record(stage, t0, "failed"))
-            message = (
-                f"{params.client}: stage {stage} failed in cell {exc.exec_count or exc.cell_index} "
-                f"({exc.ename}): {first_line(exc.evalue)}"
-            )
-            failure = _failure(stage, out_nb, exc.ename, exc.evalue, _error_cell(out_nb, exc.cell_index),
-                               exc.exec_count)
-            fail_run(tmp, client_dir, run_id, manifest, message, out_nb, started_at=started, failure=failure,
-                     details=_ANSI.sub("", "\n".join(exc.traceback or [])))
-        except Exception as exc:  # kernel died, notebook missing, …
-            manifest["stages"].append(stage_record(stage, t0, "failed"))
-            message = f"{params.client}: stage {stage} could not run ({type(exc).__name__}: {first_line(str(exc))})"
-            fail_run(tmp, client_dir, run_id, manifest, message, out_nb, started_at=started,
-                     failure=_failure(stage, out_nb, type(exc).__name__, str(exc)))
-        manifest["stages"].append(stage_record(stage, t0, "ok", memory.gib))
-        progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} done in "
-                 f"{time.perf_counter() - t0:.1f}s, peak memory {memory.gib:.2f} GiB")
-        write_manifest(tmp, manifest)
+    with WarmKernel(kernel, artifacts.KERNEL_LOG.path(tmp), scratch) as warm:
+        _run_stages(pm, warm, params, tmp, client_dir, run_id, manifest, notebooks, run_params, started, progress)
     progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: rendering HTML …")
     try:
         html_dir = artifacts.NOTEBOOKS_HTML.path(tmp)
@@ -127,6 +94,50 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     tmp.rename(final)
     point_latest(client_dir, run_id)
     return RunResult(final, artifacts.REPORT.path(final), manifest)
+
+
+def _run_stages(pm, warm, params, tmp, client_dir, run_id, manifest, notebooks, run_params, started, progress):
+    """The five notebooks in the warm kernel; a failing stage closes the run as failed (StageError)."""
+    for stage in STAGES:
+        if stage != STAGES[0]:
+            warm.reset()
+        t0 = time.perf_counter()
+        progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} …")
+        out_nb = artifacts.executed_notebook(tmp, stage)
+        memory = PeakMemory()
+        try:
+            with memory:
+                pm.execute_notebook(
+                    str(notebooks / f"{stage}.ipynb"),
+                    str(out_nb),
+                    parameters={"params_file": str(run_params), "run_dir": str(tmp)},
+                    kernel_name=warm.km.kernel_name,
+                    cwd=str(notebooks),
+                    progress_bar=False,
+                    log_output=False,
+                    km=warm.km,
+                )
+        except pm.PapermillExecutionError as exc:
+            warm.close()  # before the folder becomes -failed: the kernel writes into it
+            manifest["stages"].append(stage_record(stage, t0, "failed"))
+            message = (
+                f"{params.client}: stage {stage} failed in cell {exc.exec_count or exc.cell_index} "
+                f"({exc.ename}): {first_line(exc.evalue)}"
+            )
+            failure = _failure(stage, out_nb, exc.ename, exc.evalue, _error_cell(out_nb, exc.cell_index),
+                               exc.exec_count)
+            fail_run(tmp, client_dir, run_id, manifest, message, out_nb, started_at=started, failure=failure,
+                     details=_ANSI.sub("", "\n".join(exc.traceback or [])))
+        except Exception as exc:  # kernel died, notebook missing, …
+            warm.close()
+            manifest["stages"].append(stage_record(stage, t0, "failed"))
+            message = f"{params.client}: stage {stage} could not run ({type(exc).__name__}: {first_line(str(exc))})"
+            fail_run(tmp, client_dir, run_id, manifest, message, out_nb, started_at=started,
+                     failure=_failure(stage, out_nb, type(exc).__name__, str(exc)))
+        manifest["stages"].append(stage_record(stage, t0, "ok", memory.gib))
+        progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} done in "
+                 f"{time.perf_counter() - t0:.1f}s, peak memory {memory.gib:.2f} GiB")
+        write_manifest(tmp, manifest)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
