@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from seglib.errors import InputDataError, StageError
-from seglib.files import atomic_write, atomic_write_text, sha256  # noqa: F401 - the run folder's writers use them
+from seglib.files import atomic_write, sha256  # noqa: F401 - sha256: the run folder's checksums
 
 
 

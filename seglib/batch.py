@@ -26,6 +26,7 @@ from seglib import artifacts
 from seglib.config import load_params
 from seglib.errors import ParamsError, SeglibError, StageError
 from seglib.runs import clean_abandoned_runs, write_index
+from seglib.runs.folders import first_line
 from seglib.runs.index import INDEX_FILE, css_class, format_seconds, href
 
 __all__ = ["INDEX_FILE", "RunOutcome", "params_files", "run_batch", "summary_table"]
@@ -101,7 +102,7 @@ class RunOutcome:
         return {"params_file": self.params_file, "client": self.client, "outcome": self.outcome,
                 "css": css_class(self.outcome), "duration": format_seconds(self.seconds), "segments": self.segments,
                 "report": link(self.report), "folder": link(self.run_folder), "error": error,
-                "summary": error.strip().splitlines()[0] if error.strip() else ""}
+                "summary": first_line(error)}
 
 
 def params_files(paths: list[str]) -> tuple[list[Path], list[RunOutcome]]:
@@ -225,7 +226,7 @@ def run_batch(paths: list[str], reports: Path, jobs: int = 1, progress=print,
             futures = {pool.submit(_run_safely, f, reports, Path(workdir), n, timeout): n for n, f in enumerate(files)}
             for done, future in enumerate(as_completed(futures), start=1):
                 row = rows[futures[future]] = future.result()
-                first = row.message.strip().splitlines()[0] if row.message.strip() else ""
+                first = first_line(row.message)
                 progress(f"[{done}/{len(files)}] {row.client}: {row.outcome} in {row.seconds:.0f}s"
                          + (f" ({first})" if first and row.outcome != "complete" else ""))
     finally:  # even when the batch itself is interrupted, the index shows what ran
@@ -237,7 +238,7 @@ def run_batch(paths: list[str], reports: Path, jobs: int = 1, progress=print,
 def summary_table(rows: list[RunOutcome], width: int = 100) -> pd.DataFrame:
     """One line per run for the terminal (the error's first line, cut to ``width``; the index has it whole)."""
     def short(text: str) -> str:
-        line = text.strip().splitlines()[0] if text.strip() else ""
+        line = first_line(text)
         return line if len(line) <= width else line[:width - 1] + "…"
 
     return pd.DataFrame([{"client": r.client, "outcome": r.outcome, "seconds": r.seconds,

@@ -24,7 +24,7 @@ from seglib.profile.kpis import CHURN_RULE_WORDS, attribute_mix, churn_risk, lif
 from seglib.profile.naming import name_segments, segment_name, segment_names
 from seglib.profile.outcomes import outcome_table, tied_columns
 from seglib.profile.rules import segment_rules
-from seglib.profile.traits import dictionary_lookup, trait_candidates
+from seglib.profile.traits import dictionary_lookup, first_traits, trait_candidates
 
 
 #: The one group of a run whose data carry no structure (see seglib.cluster.structure), and what to do with it.
@@ -95,7 +95,7 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     zscores = _zscores(lift, names)
     lookup = dictionary_lookup(fs.dictionary, "profile_stage")
     candidates = trait_candidates(table, labels, lookup, fs.used_numeric or numeric, fs.used_categorical)
-    traits = {k: found[:3] for k, found in candidates.items()}
+    traits = first_traits(candidates)
     rules, agreement, quality = segment_rules(
         table, labels, numeric=fs.used_numeric or numeric, categorical=fs.used_categorical,
         rule_depth=params.profiling.rule_depth, seed=params.seed, words={c: w[2] for c, w in lookup.items()})
@@ -106,7 +106,8 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     elif params.profiling.actions is None:
         actions = role_actions(candidates, kpis, fs.dictionary, outcomes=outcomes)
     else:  # matched on the derived names, so that renaming a segment never changes its actions
-        actions = suggest_actions(name_segments(table, labels, fs.dictionary), kpis, params.profiling.actions)
+        derived = name_segments(table, labels, fs.dictionary) if params.profiling.names else names
+        actions = suggest_actions(derived, kpis, params.profiling.actions)
     summary = SegmentSummary(names, kpis.reset_index(drop=True), tests, zscores, traits, rules, agreement,
                              quality, actions, forecast=forecast, churn=churn)
     if outcomes is not None:

@@ -144,7 +144,8 @@ def trait_candidates(features, labels, lookup, numeric, categorical) -> dict[int
         for r in lift.itertuples(index=False):
             if not np.isfinite(r.z) or abs(r.z) < 1e-9:  # rounding noise is no difference
                 continue
-            meaning, unit, label = lookup.get(r.feature, (default_label(r.feature), "", default_label(r.feature)))
+            label = label_of(lookup, r.feature)
+            meaning, unit, _ = lookup.get(r.feature, (label, "", label))
             trait = {"feature": r.feature, "kind": "numeric", "meaning": meaning, "label": label, "value": None,
                      "direction": "higher" if r.z > 0 else "lower", "segment_value": r.segment_mean,
                      "base_value": r.base_mean, "lift": r.lift, "z": r.z}
@@ -180,9 +181,13 @@ def trait_candidates(features, labels, lookup, numeric, categorical) -> dict[int
     return out
 
 
-def _top_traits(features, labels, lookup, numeric, categorical, n) -> dict[int, list[dict]]:
-    candidates = trait_candidates(features, labels, lookup, numeric, categorical)
+def first_traits(candidates: dict[int, list[dict]], n: int = 3) -> dict[int, list[dict]]:
+    """The ``n`` best of each segment's :func:`trait_candidates` (what a card shows)."""
     return {k: traits[:n] for k, traits in candidates.items()}
+
+
+def _top_traits(features, labels, lookup, numeric, categorical, n) -> dict[int, list[dict]]:
+    return first_traits(trait_candidates(features, labels, lookup, numeric, categorical), n)
 
 
 def _is_code(value: str) -> bool:

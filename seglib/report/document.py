@@ -154,10 +154,7 @@ class RunReport:
             acts = self.actions.get(k) or []
             if acts:
                 first_actions.append(f"<li><b>{esc(name)}</b>: {esc(acts[0])}</li>")
-        verdict, words = _trust_verdict(self.clustering["chosen_scores"].get("stability"),
-                                        self.clustering["chosen_scores"].get("silhouette"))
-        if self.no_structure:
-            verdict, words = "none", "the data show no groups: segments would only cut customers at random"
+        verdict, words = self._verdict()
         parts.append(f"<li>How far to trust it: <span class='verdict-{verdict}'><b>{verdict}</b></span>, {esc(words)}.</li></ul>")
         parts.append("<p><b>What to do first</b></p><ul>" + "".join(first_actions) + "</ul>")
         return _html("<div class='summary'>" + "".join(parts) + "</div>")
@@ -234,11 +231,16 @@ class RunReport:
         """How the number of segments was chosen and whether the data carry structure, in words."""
         return trust_text.selection_sentences(self.clustering)
 
+    def _verdict(self) -> tuple[str, str]:
+        """The verdict and its words; "none" when the run made no segments."""
+        if self.no_structure:
+            return "none", "the data show no groups: segments would only cut customers at random"
+        s = self.clustering["chosen_scores"]
+        return _trust_verdict(s.get("stability"), s.get("silhouette"))
+
     def trust(self):
         s = self.clustering["chosen_scores"]
-        verdict, words = _trust_verdict(s.get("stability"), s.get("silhouette"))
-        if self.no_structure:
-            verdict, words = "none", "the data show no groups: segments would only cut customers at random"
+        verdict, words = self._verdict()
         stab = s.get("stability")
         sil = s.get("silhouette")
         text = (

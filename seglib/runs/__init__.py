@@ -9,9 +9,9 @@ memory). The stage notebooks do not import it: they open their stage with
 """
 
 from seglib.runs.cleanup import AbandonedRun, clean_abandoned_runs
-from seglib.runs.folders import allocate_run, latest_run, remove_partial_runs
+from seglib.runs.folders import allocate_run, latest_run
 from seglib.runs.index import INDEX_FILE, write_index
 from seglib.runs.pipeline import STAGES, RunResult, run_pipeline
 
 __all__ = ["INDEX_FILE", "STAGES", "AbandonedRun", "RunResult", "allocate_run", "clean_abandoned_runs",
-           "latest_run", "remove_partial_runs", "run_pipeline", "write_index"]
+           "latest_run", "run_pipeline", "write_index"]

@@ -126,13 +126,3 @@ def fail_run(tmp: Path, client_dir: Path, run_id: str, manifest: dict, message: 
     tmp.rename(final)
     raise StageError(message + f"\nThe failed notebook is kept in {final / notebook.name}",
                      run_folder=str(final), **failure)
-
-
-def remove_partial_runs(client_dir: Path) -> int:
-    """Delete ``.tmp-`` folders left by killed runs (not those of runs still going); return how many."""
-    n = 0
-    for folder in Path(client_dir).glob(artifacts.temporary_run("*")):
-        if owner_state(folder) == "dead":
-            shutil.rmtree(folder, ignore_errors=True)
-            n += 1
-    return n

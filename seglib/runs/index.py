@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from seglib import artifacts
 from seglib.files import atomic_write_text
-from seglib.runs.folders import owner_state
+from seglib.runs.folders import first_line, owner_state
 
 #: The page in the reports folder that links every client's runs.
 INDEX_FILE = "index.html"
@@ -190,7 +190,7 @@ def read_entry(folder: Path, reports: Path) -> RunEntry:
         except (OSError, ValueError, KeyError, TypeError):
             pass
     if entry.error and not entry.summary:
-        entry.summary = entry.error.strip().splitlines()[0] if entry.error.strip() else ""
+        entry.summary = first_line(entry.error)
     return entry
 
 

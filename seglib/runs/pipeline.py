@@ -75,16 +75,15 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     with WarmKernel(kernel, artifacts.KERNEL_LOG.path(tmp), scratch) as warm:
         _run_stages(pm, warm, params, tmp, client_dir, run_id, manifest, notebooks, run_params, started, progress)
     progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: rendering HTML …")
+    report_nb = artifacts.executed_notebook(tmp, STAGES[-1])
     try:
         html_dir = artifacts.NOTEBOOKS_HTML.path(tmp)
         html_dir.mkdir()
         for stage in STAGES:
             render_notebook_html(artifacts.executed_notebook(tmp, stage), html_dir / f"{stage}.html")
-        report_nb = artifacts.executed_notebook(tmp, STAGES[-1])
         render_report_html(report_nb, artifacts.REPORT.path(tmp), title=params.report_title)
     except Exception as exc:
         message = f"{params.client}: rendering the HTML failed ({type(exc).__name__}: {first_line(str(exc))})"
-        report_nb = artifacts.executed_notebook(tmp, STAGES[-1])
         fail_run(tmp, client_dir, run_id, manifest, message, report_nb, started_at=started,
                  failure=_failure("html", report_nb, type(exc).__name__, str(exc)))
     shutil.rmtree(scratch, ignore_errors=True)
