@@ -55,3 +55,9 @@ def test_the_method_lists_the_transforms_applied():
     features.log_columns = []
     params.features.winsorize = 0.0
     assert _report(features=features, params=params)._transforms_text().startswith("no column log-transformed")
+
+
+def test_a_value_just_under_the_bar_never_reads_as_the_bar():
+    """Silhouette 0.1996 against a 0.20 bar reads '0.1996, below 0.20', not '0.20, below 0.20'."""
+    _, words = _trust_verdict(0.95, 0.1996)
+    assert "silhouette 0.1996, below 0.20" in words and "0.20, below 0.20" not in words

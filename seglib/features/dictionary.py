@@ -63,15 +63,17 @@ def clean_label(column) -> tuple[str, str]:
 
     >>> clean_label("Annual Income (k$)"), clean_label("Spending Score (1-100)")
     (('annual income', 'k$'), ('spending score', '1-100'))
-    >>> clean_label("Detergents_Paper"), clean_label("numOfProducts"), clean_label("MOPLLAAG")
-    (('detergents paper', ''), ('num of products', ''), ('MOPLLAAG', ''))
+    >>> clean_label("Detergents_Paper"), clean_label("numOfProducts"), clean_label("MOPLLAAG"), clean_label("CHURN_Y")
+    (('detergents paper', ''), ('num of products', ''), ('MOPLLAAG', ''), ('CHURN Y', ''))
     """
     text = str(column).strip()
     units = re.findall(r"[\(\[]([^\)\]]*)[\)\]]", text)
     text = re.sub(r"[\(\[][^\)\]]*[\)\]]", " ", text)
     text = re.sub(r"(?<=[a-z])(?=[A-Z][a-z])", " ", text)  # camelCase
     text = re.sub(r"[_.\s]+", " ", text).strip(" -:")
-    words = [w if (w.isupper() and len(w) > 1) or any(ch.isdigit() for ch in w) else w.lower() for w in text.split()]
+    shouted = not any(ch.islower() for ch in text)  # CHURN_Y, TXN_CNT_3M: codes, kept as the client wrote them
+    words = [w if shouted or (w.isupper() and len(w) > 1) or any(ch.isdigit() for ch in w) else w.lower()
+             for w in text.split()]
     label = " ".join(words) or str(column)
     return label, ", ".join(u.strip() for u in units if u.strip())
 

@@ -8,6 +8,16 @@ from seglib.cluster.structure import StructureCheck, no_structure
 #: Verdict thresholds: (stability, silhouette) at least these for "strong" and "moderate".
 STRONG = (0.85, 0.35)
 MODERATE = (0.70, 0.20)
+def _below(value: float, bar: float) -> str:
+    """'0.19, below 0.20', with as many decimals as it takes for the value not to read as the bar.
+
+    >>> _below(0.186, 0.2), _below(0.1996, 0.2)
+    ('0.19, below 0.20', '0.1996, below 0.20')
+    """
+    digits = next((d for d in (2, 3, 4, 6) if f"{value:.{d}f}" != f"{bar:.{d}f}"), 6)
+    return f"{value:.{digits}f}, below {bar:.2f}"
+
+
 def trust_verdict(stability: float | None, silhouette: float | None) -> tuple[str, str]:
     """Plain-words verdict on the chosen segmentation; the words name the measure that falls short, with its value."""
     stab = stability if stability is not None else 0.0
@@ -18,9 +28,9 @@ def trust_verdict(stability: float | None, silhouette: float | None) -> tuple[st
     bar = STRONG if level == "moderate" else MODERATE
     short = []
     if stab < bar[0]:
-        short.append(f"refits on resampled customers agree only partly (stability {stab:.2f}, below {bar[0]:.2f})")
+        short.append(f"refits on resampled customers agree only partly (stability {_below(stab, bar[0])})")
     if sil < bar[1]:
-        short.append(f"the segments overlap (silhouette {sil:.2f}, below {bar[1]:.2f}): customers near a border "
+        short.append(f"the segments overlap (silhouette {_below(sil, bar[1])}): customers near a border "
                      f"could belong to either side")
     words = "; ".join(short)
     if level == "weak":
