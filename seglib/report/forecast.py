@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from seglib.profile import segment_name
+from seglib.profile.checks import ALL_CUSTOMERS, UNASSIGNED, UNASSIGNED_NAME
 from seglib.rendering import esc, table_html
+
+_NOISE = str(UNASSIGNED)  # the forecast's segment keys are text
 
 #: Within this share of the actual, a forecast is called close.
 CLOSE = 0.10
@@ -55,21 +59,16 @@ class ForecastText:
         return self.segments.loc[key] if len(self.segments) and key in self.segments.index else None
 
     def _name(self, key) -> str:
-        if str(key) == "-1":
-            return "Unassigned"
-        try:
-            return self.names.get(int(key), str(key))
-        except ValueError:
-            return str(key)
+        return UNASSIGNED_NAME if str(key) == _NOISE else segment_name(self.names, key)
 
     # -- summary ---------------------------------------------------------------------------
     def summary_sentences(self) -> list[str]:
         """The executive summary's forecast lines (HTML, client text escaped)."""
         if not self.applies:
             return [f"No forecast of future value is made: {esc(self.summary.get('reason', ''))}."]
-        total = self._row("All customers")
-        parts = self.segments[self.segments.index != "All customers"]
-        parts = parts[parts.index != "-1"]
+        total = self._row(ALL_CUSTOMERS)
+        parts = self.segments[self.segments.index != ALL_CUSTOMERS]
+        parts = parts[parts.index != _NOISE]
         top = parts.sort_values("expected_value", ascending=False).iloc[0] if len(parts) else None
         out = [f"Over the next {self.horizon} days the model expects purchases worth "
                f"<b>{_money(total.expected_value)}</b>{self._discounted()} (value before returns) from these customers "
@@ -151,14 +150,14 @@ class ForecastText:
             lines.append("<p>Both forecasts overshoot by more than "
                          f"{2 * CLOSE:.0%}: customers bought more slowly in the held-back days than before them (a "
                          "seasonal low or a decline, which neither the model nor the baseline knows about).</p>")
-        far = [s for s in h["segments"] if str(s["segment"]) != "-1" and s["actual_purchases"] > 0
+        far = [s for s in h["segments"] if str(s["segment"]) != _NOISE and s["actual_purchases"] > 0
                and abs(s["model_purchases_error"]) > 2 * CLOSE]
         if far:
             lines.append("<p>Segments where the holdout forecast was off by more than "
                          f"{2 * CLOSE:.0%}: " + "; ".join(
                              f"<b>{esc(self._name(s['segment']))}</b> ({_error_words(s['model_purchases_error'])})"
                              for s in far) + ".</p>")
-        uncertain = [self._name(k) for k, r in self.segments.iterrows() if r.uncertain and k not in ("All customers", "-1")]
+        uncertain = [self._name(k) for k, r in self.segments.iterrows() if r.uncertain and k not in (ALL_CUSTOMERS, _NOISE)]
         if uncertain:
             lines.append("<p>Uncertain (95% interval wider than half the forecast): "
                          + ", ".join(f"<b>{esc(n)}</b>" for n in uncertain) + ".</p>")
@@ -169,7 +168,7 @@ class ForecastText:
         rows = []
         for key, r in self.segments.iterrows():
             rows.append({
-                "segment": self._name(key) if key != "All customers" else key,
+                "segment": self._name(key) if key != ALL_CUSTOMERS else key,
                 "customers": f"{int(r.customers):,}",
                 f"expected purchase days per customer": f"{r.expected_purchases_per_customer:.2f}",
                 f"expected purchase value, next {self.horizon} days{self._discounted().rstrip(',')}": _money(r.expected_value),
