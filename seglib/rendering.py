@@ -1,86 +1,112 @@
-"""HTML for every page seglib writes: the page style, escaping, capped tables, and rendering notebooks.
+"""HTML for every page seglib writes: its templates, capped tables, and rendering notebooks.
 
-Every piece of text that may come from client data (column names, category values, ids,
-segment names) goes through :func:`esc` or ``DataFrame.to_html(escape=True)`` before it
-reaches HTML. The stakeholder page is rendered from the executed ``05_report`` notebook
-without code, prompts, stderr or error outputs, wrapped in a page with inline CSS and no
-external resources, so it reads offline; the analysts' pages keep JupyterLab's look without
-the scripts it would load from a CDN (:data:`OFFLINE_TEMPLATE`). The page style prints on A4
-or Letter (headings kept with what follows, tables breaking with their header repeated), and
-:func:`print_pdf` prints a page with headless Chromium. Text bound for a spreadsheet goes
-through :func:`spreadsheet_safe` (no cell runs as a formula). This module sits below the
-runner and the report stage alike: the runner renders, the report stage builds its blocks,
-the batch writes its index, none of them importing another for it.
+Every piece of HTML seglib makes comes from a Jinja2 template in ``seglib/report/templates``,
+rendered by :func:`render` with autoescaping: the code hands a template plain data (text,
+numbers, lists) and whatever text it holds, column names, category values, ids, segment
+names or a title, comes out escaped, without a call site having to remember. A sentence with
+words in bold is handed over as its parts (:func:`sentence`, :class:`Bold`), never as markup;
+a table is data too (:func:`table_html`: a caption, header cells scoped to their column or
+row, and a wrapper it scrolls in when wider than the page). Rendered templates are
+:class:`~markupsafe.Markup`, so one can go into another without being escaped twice.
+
+The stakeholder page is rendered from the executed ``05_report`` notebook without code,
+prompts, stderr or error outputs, wrapped in the page template (its style in ``page.css``)
+with no external resources, so it reads offline, on a phone as on a desk; the analysts'
+pages keep JupyterLab's look without the scripts it would load from a CDN
+(:data:`OFFLINE_TEMPLATE`). The page style prints on A4 or Letter (headings kept with what
+follows, tables breaking with their header repeated), and :func:`print_pdf` prints a page
+with headless Chromium. Text bound for a spreadsheet goes through :func:`spreadsheet_safe`
+(no cell runs as a formula). This module sits below the runner and the report stage alike:
+the runner renders, the report stage builds its blocks, the batch writes its index, none of
+them importing another for it.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from seglib.errors import SeglibError, ToolMissingError
 
 MAX_TABLE_ROWS = 40
 
-
-PAGE_CSS = """
-body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2733;
- margin:0;background:#f6f7f9;line-height:1.45}
-main{max-width:1100px;margin:0 auto;padding:24px 32px;background:#fff}
-h1{font-size:1.9em;margin:.2em 0 .1em} h2{border-bottom:2px solid #e3e7ec;padding-bottom:4px;margin-top:1.8em}
-h3{margin-bottom:.3em} .anchor-link{display:none}
-table{border-collapse:collapse;margin:8px 0 16px;font-size:.88em}
-th,td{border:1px solid #dde2e8;padding:4px 8px;text-align:right;vertical-align:top}
-th{background:#f0f3f6} td:first-child,th:first-child{text-align:left}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:14px}
-.card{border:1px solid #d5dbe2;border-left:6px solid var(--c,#4c72b0);border-radius:6px;padding:10px 14px;break-inside:avoid}
-.card h3{margin:.1em 0 .3em} .kpis{display:flex;flex-wrap:wrap;gap:6px 16px;font-size:.9em;color:#46525f}
-.kpis b{color:#1d2733} .rule{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.82em;background:#f3f5f8;padding:4px 6px;border-radius:4px}
-.summary{background:#eef4fb;border-radius:8px;padding:12px 18px;font-size:1.05em}
-.verdict-strong{color:#1a7f37} .verdict-moderate{color:#8a5c00} .verdict-weak{color:#cf222e} .verdict-none{color:#cf222e}
-.toc{background:#f6f8fa;border-radius:6px;padding:8px 18px;font-size:.95em} .toc li{margin:2px 0}
-img{max-width:100%;height:auto} .jp-OutputArea-output pre{white-space:pre-wrap}
-.note{color:#57606a;font-size:.9em}
-@media print{
- @page{margin:14mm 12mm}
- body{background:#fff;font-size:10pt} main{max-width:none;padding:0}
- h1,h2,h3,h4{break-after:avoid;break-inside:avoid}
- .text_cell:has(h2,h3,h4),.jp-MarkdownCell:has(h2,h3,h4){break-after:avoid}
- p,li{orphans:3;widows:3}
- img{break-inside:avoid;max-height:225mm;width:auto;object-fit:contain}
- .card,tr,.rule{break-inside:avoid}
- table{break-inside:auto;font-size:8pt} th,td{padding:2px 5px}
- thead{display:table-header-group} tfoot{display:table-footer-group}
- .cards{grid-template-columns:repeat(2,minmax(0,1fr))}
- a{color:inherit;text-decoration:none}
-}
-"""
+#: The templates of every block of the report and of its page (a folder of the report stage, read as files so
+#: that this module need not import the stage).
+TEMPLATES = Path(__file__).resolve().parent / "report" / "templates"
 
 
-def esc(value) -> str:
-    """HTML-escape any value as text (quotes included)."""
-    return html.escape("" if value is None else str(value), quote=True)
+class Bold(str):
+    """Words of a sentence shown in bold (see :func:`sentence`)."""
 
 
-def table_html(frame: pd.DataFrame, *, max_rows: int = MAX_TABLE_ROWS, index: bool = False, floatfmt: str = "{:,.2f}") -> str:
-    """A DataFrame as an escaped HTML table, capped at ``max_rows`` (the rest is said, not shown)."""
+@functools.cache
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.tests["bold"] = lambda value: isinstance(value, Bold)
+    return env
+
+
+def render(template: str, **values) -> Markup:
+    """A template of :data:`TEMPLATES` rendered with ``values``, every text among them escaped.
+
+    >>> print(render("title.html.j2", title="<Acme>", customers="12", period=None, run_id="r1"))
+    <h1>&lt;Acme&gt;</h1>
+    <p class="note">12 customers · run r1</p>
+    """
+    return Markup(_environment().get_template(template).render(**values))
+
+
+def sentence(*parts) -> Markup:
+    """A sentence from its parts, each escaped, the :class:`Bold` ones in bold.
+
+    >>> print(sentence("Most at risk: ", Bold("<Lapsed>"), "."))
+    Most at risk: <b>&lt;Lapsed&gt;</b>.
+    """
+    return _environment().get_template("macros.html.j2").module.sentence(parts)
+
+
+def joined(items, separator: str = ", ") -> list:
+    """Parts of a sentence listing ``items`` with ``separator`` between them (for :func:`sentence`).
+
+    >>> joined([Bold("A"), Bold("B")])
+    ['A', ', ', 'B']
+    """
+    parts = []
+    for item in items:
+        parts += [separator, item] if parts else [item]
+    return parts
+
+
+def _cells(frame: pd.DataFrame, floatfmt: str) -> list[list[str]]:
+    """The table's cells as text: floats with ``floatfmt``, missing values empty."""
+    formats = [floatfmt.format if pd.api.types.is_float_dtype(dtype) else str for dtype in frame.dtypes]
+    return [["" if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else fmt(value)
+             for value, fmt in zip(row, formats)] for row in frame.itertuples(index=False, name=None)]
+
+
+def table_html(frame: pd.DataFrame, *, caption: str, max_rows: int = MAX_TABLE_ROWS, row_headers: bool = False,
+               floatfmt: str = "{:,.2f}") -> Markup:
+    """A DataFrame as a table with ``caption``, capped at ``max_rows`` (the rest is said, not shown).
+
+    Header cells are scoped to their column; with ``row_headers`` the first column names each row and its
+    cells are row headers. The table scrolls sideways inside its wrapper when it is wider than the page.
+    """
     shown = frame.head(max_rows)
-    formatters = {
-        c: (lambda v, f=floatfmt: "" if pd.isna(v) else f.format(v))
-        for c in shown.columns
-        if pd.api.types.is_float_dtype(shown[c])
-    }
-    out = shown.to_html(index=index, escape=True, border=0, na_rep="", formatters=formatters)
-    if len(frame) > max_rows:
-        out += f'<p class="note">Showing {max_rows} of {len(frame):,} rows; the full table is in the run folder.</p>'
-    return out
+    return render("table.html.j2", caption=caption, columns=[str(c) for c in frame.columns],
+                  rows=_cells(shown, floatfmt), row_headers=row_headers, hidden=len(frame) > max_rows,
+                  shown=f"{len(shown):,}", total=f"{len(frame):,}")
 
 
 #: A text cell starting with one of these is run as a formula by spreadsheets (CSV injection).
@@ -122,15 +148,37 @@ def _strip_for_stakeholders(nb) -> None:
         ]
 
 
-def _toc(body: str) -> str:
-    items = re.findall(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', body, flags=re.S)
-    if not items:
-        return ""
-    lis = "".join(
-        f'<li><a href="#{anchor}">{re.sub(r"<[^>]+>", "", text).replace("¶", "").strip()}</a></li>'
-        for anchor, text in items
-    )
-    return f'<nav class="toc"><strong>Contents</strong><ol>{lis}</ol></nav>'
+class _Sections(HTMLParser):
+    """The page's sections for its contents: each h2's id and text, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.found, self._open = [], None
+
+    def handle_starttag(self, tag, attrs):
+        anchor = dict(attrs).get("id")
+        if tag == "h2" and anchor:
+            self._open = (anchor, [])
+
+    def handle_data(self, data):
+        if self._open:
+            self._open[1].append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "h2" and self._open:
+            anchor, words = self._open
+            self.found.append((anchor, "".join(words).replace("¶", "").strip()))
+            self._open = None
+
+
+def _sections(body: str) -> list[tuple[str, str]]:
+    parser = _Sections()
+    parser.feed(body)
+    return parser.found
+
+
+_SCRIPT = re.compile(r"<script\b.*?</script>", flags=re.S | re.I)
+_FIRST_SECTION = re.compile(r"<h2\b", flags=re.I)
 
 
 def render_report_html(notebook: str | Path, out: str | Path, *, title: str) -> Path:
@@ -143,16 +191,12 @@ def render_report_html(notebook: str | Path, out: str | Path, *, title: str) -> 
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
-    body = re.sub(r"<script\b.*?</script>", "", body, flags=re.S | re.I)
-    toc = _toc(body)
-    first_h2 = body.find("<h2")
-    body = body[:first_h2] + toc + body[first_h2:] if first_h2 >= 0 else toc + body
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{PAGE_CSS}</style></head>"
-        f"<body><main>{body}</main></body></html>\n"
-    )
+    body = _SCRIPT.sub("", body)
+    first = _FIRST_SECTION.search(body)
+    split = first.start() if first else 0
+    # nbconvert's body is markup already (it escapes what it renders; the blocks come from the templates)
+    page = render("page.html.j2", title=title, contents=_sections(body), before=Markup(body[:split]),
+                  after=Markup(body[split:]))
     out = Path(out)
     out.write_text(drop_remote_resources(page), encoding="utf-8")
     return out
@@ -202,6 +246,7 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
             "/Applications/Chromium.app/Contents/MacOS/Chromium",
             "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome")
 PAPER = {"a4": "A4", "letter": "letter"}
+_HEAD_END = re.compile(r"</head\s*>", flags=re.I)
 INSTALL_CHROMIUM = ("install Chromium (Debian/Ubuntu: sudo apt-get install chromium; macOS: brew install --cask "
                     "chromium; Windows: install Google Chrome), or set SEGLIB_CHROMIUM to the browser's program")
 
@@ -226,8 +271,9 @@ def print_pdf(page: str | Path, out: str | Path, *, paper: str = "a4", timeout: 
     page, out = Path(page).resolve(), Path(out).resolve()
     with tempfile.TemporaryDirectory(prefix="seglib-pdf-") as tmp:
         sized = Path(tmp) / page.name  # the same page with the paper size set (the print stylesheet leaves it open)
-        sized.write_text(page.read_text(encoding="utf-8").replace(
-            "</head>", f"<style>@page{{size:{PAPER[paper]}}}</style></head>", 1), encoding="utf-8")
+        paper_size = str(render("paper.html.j2", size=PAPER[paper]))
+        sized.write_text(_HEAD_END.sub(lambda end: paper_size + end.group(0), page.read_text(encoding="utf-8"),
+                                       count=1), encoding="utf-8")
         command = [browser, "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                    "--disable-extensions", f"--user-data-dir={Path(tmp) / 'profile'}", "--no-pdf-header-footer",
                    "--print-to-pdf-no-header", f"--print-to-pdf={out}", sized.as_uri()]

@@ -3,6 +3,7 @@
 :func:`network_requests` opens pages and lists every request each one made that did not
 stay on the machine (anything but ``file:``, ``data:``, ``blob:`` and ``about:``). Only
 the page's own requests count: the browser's background traffic is not the page's.
+:func:`overflows` opens pages at given window widths and lists what sticks out sideways.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from seglib.rendering import find_chromium
@@ -94,26 +96,84 @@ class DevTools:
         os.close(self.read)
 
 
-def network_requests(pages: list[Path], settle: float = 1.0) -> dict[str, list[str]]:
-    """Each page's requests that left the machine (empty lists: the pages read offline)."""
+@contextmanager
+def _browser():
+    """One headless browser with a throwaway profile, closed afterwards."""
     profile = Path(tempfile.mkdtemp(prefix="seglib-chromium-"))
     tools = DevTools(CHROMIUM, profile)
-    found = {}
     try:
+        yield tools
+    finally:
+        tools.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open(tools: DevTools, page: Path, *domains: str, width: int | None = None) -> tuple[str, str]:
+    """A new tab showing ``page`` (loaded), optionally in a window ``width`` CSS pixels wide; (target, session)."""
+    target = tools.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = tools.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    for domain in ("Page", *domains):
+        tools.call(f"{domain}.enable", session=session)
+    if width:  # a phone's width is a phone: the page's viewport meta tag applies
+        tools.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1,
+                                                           "mobile": width < 600}, session=session)
+    tools.call("Page.navigate", {"url": Path(page).resolve().as_uri()}, session=session)
+    tools.wait_for("Page.loadEventFired", session)
+    return target, session
+
+
+def network_requests(pages: list[Path], settle: float = 1.0) -> dict[str, list[str]]:
+    """Each page's requests that left the machine (empty lists: the pages read offline)."""
+    found = {}
+    with _browser() as tools:
         for page in pages:
-            target = tools.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = tools.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            tools.call("Network.enable", session=session)
-            tools.call("Page.enable", session=session)
-            tools.call("Page.navigate", {"url": Path(page).resolve().as_uri()}, session=session)
-            tools.wait_for("Page.loadEventFired", session)
+            target, session = _open(tools, page, "Network")
             time.sleep(settle)  # scripts that fetch after the load event (module imports) have their chance
             tools.call("Runtime.evaluate", {"expression": "document.readyState"}, session=session)
             found[str(page)] = [e["params"]["request"]["url"] for e in tools.events
                                 if e.get("sessionId") == session and e.get("method") == "Network.requestWillBeSent"
                                 and not e["params"]["request"]["url"].startswith(LOCAL)]
             tools.call("Target.closeTarget", {"targetId": target})
-    finally:
-        tools.close()
-        shutil.rmtree(profile, ignore_errors=True)
+    return found
+
+
+#: What sticks out sideways, measured in the page: its own width against the window's, and every chart, table,
+#: table wrapper, card, summary and rule whose content is wider than its box or whose right edge passes its
+#: container's or the main column's. A table inside a ``.table-wrap`` may be wider than the page: it scrolls in
+#: its wrapper, which is measured instead (and may scroll, but not stick out).
+_OVERFLOW_SCRIPT = """
+(() => {
+  const main = document.querySelector('main') || document.body;
+  const style = getComputedStyle(main);
+  const column = main.getBoundingClientRect().right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
+  const name = el => el.tagName.toLowerCase() + [...el.classList].map(c => '.' + c).join('')
+    + ' "' + (el.getAttribute('alt') || el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 50) + '"';
+  const found = [];
+  for (const el of document.querySelectorAll('img, table, .table-wrap, .card, .summary, .rule')) {
+    if (el.tagName === 'TABLE' && el.closest('.table-wrap')) continue;
+    const right = el.getBoundingClientRect().right;
+    const container = el.parentElement.getBoundingClientRect().right;
+    if (!el.classList.contains('table-wrap') && el.scrollWidth > el.clientWidth + 1)
+      found.push(`${name(el)}: content ${el.scrollWidth} px wide in a box of ${el.clientWidth} px`);
+    if (right > Math.min(container, column) + 1)
+      found.push(`${name(el)}: right edge at ${Math.round(right)} px, past its container (${Math.round(container)} px) `
+                 + `or the main column (${Math.round(column)} px)`);
+  }
+  return JSON.stringify({page: document.documentElement.scrollWidth, window: window.innerWidth, elements: found});
+})()
+"""
+
+
+def overflows(pages: list[Path], widths: tuple[int, ...] = (1280, 390)) -> dict[tuple[str, int], dict]:
+    """Each page at each window width: ``page`` (its scroll width), ``window`` (the window's inner width) and
+    ``elements``, what sticks out (see :data:`_OVERFLOW_SCRIPT`; an empty list: nothing does)."""
+    found = {}
+    with _browser() as tools:
+        for page in pages:
+            for width in widths:
+                target, session = _open(tools, page, width=width)
+                answer = tools.call("Runtime.evaluate", {"expression": _OVERFLOW_SCRIPT, "returnByValue": True},
+                                    session=session)
+                found[(str(page), width)] = json.loads(answer["result"]["value"])
+                tools.call("Target.closeTarget", {"targetId": target})
     return found

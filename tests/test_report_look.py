@@ -1,4 +1,5 @@
-"""The report a marketing lead trusts at a glance: one palette, charts people read, offline pages, print.
+"""The report a marketing lead trusts at a glance: one palette, charts people read, tables that say what they
+show, a page that fits a desk or a phone, offline pages, print.
 
 Most tests read the run every end-to-end test shares (``finished_run`` in conftest.py);
 the colours are read back from the figures' artists and from the rendered report, never
@@ -18,7 +19,7 @@ from matplotlib.colors import to_hex
 from seglib import artifacts
 from seglib.config import load_params
 from seglib.report import load_run, plots
-from tests.browser import CHROMIUM, network_requests
+from tests.browser import CHROMIUM, network_requests, overflows
 
 PLACEHOLDER = "No description has been provided for this image"
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
@@ -162,6 +163,48 @@ def test_every_image_has_a_description_of_what_it_shows(report, finished_run):
     finding = f"{top.segment}: {top.share:.0%} of customers, {top.revenue_share:.0%} of revenue"
     assert any(finding in a["alt"] for a in report_alts)  # the size chart's alt text states its numbers
     assert any(a["alt"].startswith("Scatter plot of") and "overlap most" in a["alt"] for a in report_alts)
+
+
+def test_every_table_says_what_it_shows(finished_run):
+    """Every table in the report has a caption, header cells scoped to their column or row, and a wrapper it
+    scrolls in when wider than the page."""
+    page = finished_run.report.read_text(encoding="utf-8")
+    tags = _parse(finished_run.report).tags
+    tables = [i for i, (tag, _) in enumerate(tags) if tag == "table"]
+    assert len(tables) >= 5
+    for i in tables:
+        assert tags[i - 1] == ("div", {"class": "table-wrap"}) and tags[i + 1][0] == "caption", tags[i - 1:i + 2]
+    captions = re.findall(r"<caption>(.*?)</caption>", page, flags=re.S)
+    assert len(captions) == len(tables) and all(c.strip() for c in captions), captions
+    scopes = [attrs.get("scope") for tag, attrs in tags if tag == "th"]
+    assert set(scopes) == {"col", "row"}, set(scopes)
+
+
+@needs_chromium
+def test_nothing_sticks_out_sideways_on_a_desk_or_a_phone(finished_run):
+    """At 1280 and 390 px wide the page never scrolls sideways and no chart, card, summary, rule or table wrapper
+    reaches past its container; a table wider than a phone scrolls inside its own wrapper."""
+    found = overflows([finished_run.report], (1280, 390))
+    for (_, width), seen in found.items():
+        assert seen["page"] <= width and not seen["elements"], (width, seen)
+
+
+@needs_chromium
+def test_the_overflow_check_finds_what_it_looks_for(tmp_path):
+    """The sideways check is not blind: a card wider than the page, a bare wide table and a rule that cannot wrap
+    are found, and the page's own overflow with them; a wide table scrolling in its wrapper is not."""
+    wide = "<td style='min-width:900px'>{}</td>"
+    page = tmp_path / "wide.html"
+    page.write_text(
+        "<html><head><meta name='viewport' content='width=device-width, initial-scale=1'></head><body><main>"
+        "<div class='card' style='width:600px'>a wide card</div><table><tr>" + wide.format("a bare table")
+        + "</tr></table><div class='table-wrap' style='overflow-x:auto'><table><tr>" + wide.format("wrapped")
+        + "</tr></table></div><div class='rule' style='white-space:nowrap'>" + "a rule " * 80 + "</div>"
+        "</main></body></html>", encoding="utf-8")
+    seen = overflows([page], (390,))[(str(page), 390)]
+    named = "\n".join(seen["elements"])
+    assert seen["page"] > 390 and "wrapped" not in named
+    assert 'div.card "a wide card"' in named and 'table "a bare table"' in named and 'div.rule "a rule' in named
 
 
 REMOTE = re.compile(r"^\s*(https?:)?//", re.I)

@@ -1,6 +1,7 @@
 """Stage 5, the report: the stakeholder report's blocks and the figures of every notebook.
 
-:mod:`~seglib.report.document` loads the run folder and turns it into HTML blocks;
+:mod:`~seglib.report.document` loads the run folder and turns it into HTML blocks, each a template in
+``templates/`` rendered with autoescaping (:func:`seglib.rendering.render`);
 :mod:`~seglib.report.plots` draws the figures, every segment in the colour
 :func:`~seglib.report.palette.segment_color` gives its id. Rendering the executed notebook into the
 self-contained page lives below, in :mod:`seglib.rendering`, so the runner does not

@@ -1,8 +1,12 @@
 """Stage 5, the stakeholder report: everything it needs, loaded from the run folder, as HTML blocks.
 
-Every piece of text that may come from client data goes through
-:func:`seglib.rendering.esc` or :func:`seglib.rendering.table_html` before it reaches
-HTML; the runner renders the executed notebook into the page (:mod:`seglib.rendering`).
+Each block is a template in ``templates/`` beside this module, rendered with autoescaping by
+:func:`seglib.rendering.render`. The methods here work out the numbers and the words and hand
+them to the template as plain data: text, numbers, lists; a sentence with words in bold as its
+parts (:func:`seglib.rendering.sentence`); a table through :func:`seglib.rendering.table_html`.
+Text from the client's data (segment names, traits, actions, rules, column names, the title) is
+escaped by the template wherever it lands. The runner renders the executed notebook into the
+page (:mod:`seglib.rendering`).
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from seglib import artifacts
 from seglib.clv import load_forecast
 from seglib.features import FeatureSet
 from seglib.ingest import QualityAccount
 from seglib.profile import migration_table
-from seglib.rendering import esc, table_html
+from seglib.rendering import Bold, render, sentence, table_html
 from seglib.report import trust as trust_text
 from seglib.report.forecast import ForecastText
 from seglib.report.words import key_measures, value_concentration
@@ -30,15 +35,27 @@ def quiet() -> None:
     warnings.filterwarnings("ignore")
 
 
-def _html(markup: str):
+def _shown(markup):
+    """Rendered HTML as a block the report notebook shows."""
     from IPython.display import HTML
 
-    return HTML(markup)
+    return HTML(str(markup))
+
+
+def _block(template: str, **values):
+    """A block of the report notebook: ``template`` rendered with ``values``."""
+    return _shown(render(template, **values))
 
 
 #: A rule is shown as a segment's description only when it covers this share of the segment (recall) and this
 #: share of the customers it picks are in the segment (precision).
 RULE_BAR = 0.6
+
+#: The KPI badges of a segment's card after its size: (column, label, format); "revenue" reads "value" for a
+#: customer table.
+KPI_BADGES = (("revenue_share", "of revenue", "{:.1%}"), ("clv_historic", "revenue per customer", "{:,.0f}"),
+              ("orders_per_customer", "orders per customer", "{:.1f}"),
+              ("recency_days", "median days since last order", "{:.0f}"), ("churn_risk_share", "at churn risk", "{:.0%}"))
 
 
 class RunReport:
@@ -79,8 +96,7 @@ class RunReport:
     def changes(self):
         """How customers moved between segments since the client's previous run, and how sizes changed."""
         if self.previous is None:
-            return _html("<p>This is the first complete run for this client: there is no earlier segmentation "
-                         "to compare with.</p>")
+            return _block("changes.html.j2", compared=None)
         before_labels, before_names, before_kpis, folder = self.previous
         table = migration_table(before_labels, before_names, self.labels, self.names)
         both = int(table.to_numpy().sum())
@@ -89,13 +105,6 @@ class RunReport:
                  if table.index[i] != table.columns[j] and table.iat[i, j] > 0]
         moves.sort(key=lambda m: -m[2])
         stayed = both - sum(m[2] for m in moves)
-        new = len(self.labels.index.difference(before_labels.index))
-        gone = len(before_labels.index.difference(self.labels.index))
-        text = [f"<p>Compared with run {esc(folder.name)}: {both:,} customers are in both runs; {stayed:,} "
-                f"({stayed / max(both, 1):.0%}) stayed in a segment of the same name. {new:,} customers are new "
-                f"and {gone:,} from the earlier run are not in this one.</p>"]
-        if moves:
-            text.append("<ul>" + "".join(f"<li>{n:,} {esc(a)} became {esc(b)}</li>" for a, b, n in moves[:5]) + "</ul>")
         sizes = pd.merge(
             before_kpis[["segment", "customers"] + (["revenue_share"] if "revenue_share" in before_kpis else [])],
             self._segment_rows()[["segment", "customers"] + (["revenue_share"] if "revenue_share" in self.kpis else [])],
@@ -107,104 +116,91 @@ class RunReport:
         for col in [c for c in sizes.columns if c.startswith("revenue_share")]:
             sizes[col] = sizes[col].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
         grid = table.rename_axis(index="segment before (rows) / now (columns)", columns=None).reset_index()
-        return _html("".join(text) + "<p>Customers in both runs, by segment before (rows) and now (columns):</p>"
-                     + table_html(grid, max_rows=20) + "<p>Segment sizes and shares of revenue, before and now:</p>"
-                     + table_html(sizes.rename(columns=lambda c: c.replace("_", " "))))
+        return _block("changes.html.j2", compared={
+            "run": folder.name, "both": f"{both:,}", "stayed": f"{stayed:,}", "stayed_share": f"{stayed / max(both, 1):.0%}",
+            "new": f"{len(self.labels.index.difference(before_labels.index)):,}",
+            "gone": f"{len(before_labels.index.difference(self.labels.index)):,}",
+            "moves": [(f"{n:,}", a, b) for a, b, n in moves[:5]],
+            "migration": table_html(grid, max_rows=20, row_headers=True,
+                                    caption="Customers in both runs, by segment before (rows) and now (columns)"),
+            "sizes": table_html(sizes.rename(columns=lambda c: c.replace("_", " ")), row_headers=True,
+                                caption="Segment sizes and shares of revenue, before and now"),
+        })
+
     def title_block(self):
-        title = self.params.report_title
         acc = self.accounts[0] if self.accounts else None
-        period = ""
-        if acc and acc.kept_date_range and acc.kept_date_range[0]:
-            period = f" · orders {acc.kept_date_range[0][:10]} to {acc.kept_date_range[1][:10]}"
-        return _html(
-            f"<h1>{esc(title)}</h1><p class='note'>{len(self.labels):,} customers{esc(period)} · "
-            f"run {esc(artifacts.run_id_of(self.run_dir))}</p>"
-        )
+        dates = acc.kept_date_range if acc and acc.kept_date_range and acc.kept_date_range[0] else None
+        return _block("title.html.j2", title=self.params.report_title, customers=f"{len(self.labels):,}",
+                      period=(dates[0][:10], dates[1][:10]) if dates else None, run_id=artifacts.run_id_of(self.run_dir))
 
     def _segment_rows(self) -> pd.DataFrame:
         return self.kpis[self.kpis["segment"] != "All customers"].reset_index(drop=True)
 
     def executive_summary(self):
         rows = self._segment_rows()
-        n_seg = int(sum(1 for k in self.names if k >= 0))
-        if self.no_structure:
-            parts = [f"<p><b>No segments.</b> {esc(self.structure_sentence)}. The report describes all "
-                     f"{len(self.labels):,} customers as one group.</p><ul>"]
-        else:
-            parts = [f"<p><b>{len(self.labels):,} customers</b> fall into <b>{n_seg} segments</b>.</p><ul>"]
+        findings = []
         if "revenue_share" in rows and not self.no_structure:
-            parts.append(f"<li>{value_concentration(rows, self.value_word)}</li>")
-        parts += [f"<li>{sentence}</li>" for sentence in self._outcome_sentences()]
+            findings.append(value_concentration(rows, self.value_word))
+        findings += self._outcome_sentences()
         if "monetary" in self.features.table:
-            parts += [f"<li>{sentence}</li>" for sentence in self.forecast.summary_sentences()]
+            findings += self.forecast.summary_sentences()
+        risk = None
         if "churn_risk_share" in rows:
-            risk = rows.sort_values("churn_risk_share", ascending=False).iloc[0]
-            how = ("at churn risk: repeat buyers whom the purchase model gives less than a "
-                   f"{self.forecast.summary.get('alive_threshold', 0.5):.0%} chance of still being active, and "
-                   "one-order customers by the churn rule (see Method)"
-                   if self.churn.get("basis") == "model" else
-                   "at churn risk by a rule: more than twice their usual gap without ordering (see Method)")
-            parts.append(
-                f"<li>Most at risk: <b>{esc(risk.segment)}</b>, where {risk.churn_risk_share:.0%} of customers are "
-                f"{how}.</li>")
+            top = rows.sort_values("churn_risk_share", ascending=False).iloc[0]
+            risk = {"segment": top.segment, "share": f"{top.churn_risk_share:.0%}", "how": self._risk_words()}
         largest = rows.sort_values("customers", ascending=False).iloc[0]
-        parts.append(f"<li>The largest segment is <b>{esc(largest.segment)}</b> ({largest.share:.0%}).</li>")
-        first_actions = []
-        for k, name in self.names.items():
-            acts = self.actions.get(k) or []
-            if acts:
-                first_actions.append(f"<li><b>{esc(name)}</b>: {esc(acts[0])}</li>")
         verdict, words = self._verdict()
-        parts.append(f"<li>How far to trust it: <span class='verdict-{verdict}'><b>{verdict}</b></span>, {esc(words)}.</li></ul>")
-        parts.append("<p><b>What to do first</b></p><ul>" + "".join(first_actions) + "</ul>")
-        return _html("<div class='summary'>" + "".join(parts) + "</div>")
+        return _block("summary.html.j2", no_structure=self.no_structure, structure=self.structure_sentence,
+                      customers=f"{len(self.labels):,}", segments=sum(1 for k in self.names if k >= 0),
+                      findings=findings, risk=risk, largest={"segment": largest.segment, "share": f"{largest.share:.0%}"},
+                      verdict=verdict, verdict_words=words,
+                      first_actions=[(name, self.actions[k][0]) for k, name in self.names.items() if self.actions.get(k)])
+
+    def _risk_words(self) -> str:
+        """Who counts as at churn risk, by the purchase model or by the rule."""
+        if self.churn.get("basis") == "model":
+            return ("at churn risk: repeat buyers whom the purchase model gives less than a "
+                    f"{self.forecast.summary.get('alive_threshold', 0.5):.0%} chance of still being active, and "
+                    "one-order customers by the churn rule (see Method)")
+        return "at churn risk by a rule: more than twice their usual gap without ordering (see Method)"
 
     def segment_cards(self):
         rows = self._segment_rows().set_index("segment")
-        cards = []
-        for k, name in self.names.items():
-            r = rows.loc[name] if name in rows.index else None
-            kp = []
-            if r is not None:
-                kp.append(f"<span><b>{int(r['customers']):,}</b> customers ({r['share']:.1%})</span>")
-                for col, label, fmt in (("revenue_share", "of revenue", "{:.1%}"), ("clv_historic", "revenue per customer", "{:,.0f}"),
-                                        ("orders_per_customer", "orders per customer", "{:.1f}"),
-                                        ("recency_days", "median days since last order", "{:.0f}"),
-                                        ("churn_risk_share", "at churn risk", "{:.0%}")):
-                    if col in r and pd.notna(r[col]):
-                        label = label.replace("revenue", self.value_word)
-                        if col == "clv_historic" and self.params.report.money:
-                            label += f" ({esc(self.params.report.money)})"
-                        kp.append(f"<span><b>{fmt.format(r[col])}</b> {label}</span>")
-            kp += self.forecast.card_badges(k)
-            kp += self._outcome_badges(k)
-            traits = "".join(f"<li>{esc(t['sentence'])}</li>" for t in self.traits.get(k, []))
-            acts = "".join(f"<li>{esc(a)}</li>" for a in self.actions.get(k, []))
-            rule_block = self._rule_block(k)
-            cards.append(
-                f"<div class='card' style='--c:{segment_color(k)}'><h3>{esc(name)}</h3>"
-                f"<div class='kpis'>{''.join(kp)}</div><p><b>What sets it apart</b></p><ul>{traits}</ul>"
-                f"{rule_block}"
-                f"<p><b>Suggested actions</b></p><ul>{acts}</ul></div>")
-        return _html("<div class='cards'>" + "".join(cards) + "</div>")
+        cards = [{"color": segment_color(k), "name": name,
+                  "badges": (self._kpi_badges(rows.loc[name] if name in rows.index else None)
+                             + self.forecast.card_badges(k) + self._outcome_badges(k)),
+                  "traits": [t["sentence"] for t in self.traits.get(k, [])], "rule": self._rule_block(k),
+                  "actions": self.actions.get(k, [])}
+                 for k, name in self.names.items()]
+        return _block("cards.html.j2", cards=cards)
 
-    def _rule_block(self, segment: int) -> str:
+    def _kpi_badges(self, row) -> list[Markup]:
+        """A card's size and KPIs, each a badge with its number in bold."""
+        if row is None:
+            return []
+        badges = [sentence(Bold(f"{int(row['customers']):,}"), f" customers ({row['share']:.1%})")]
+        for col, label, fmt in KPI_BADGES:
+            if col in row and pd.notna(row[col]):
+                label = label.replace("revenue", self.value_word)
+                if col == "clv_historic" and self.params.report.money:
+                    label += f" ({self.params.report.money})"
+                badges.append(sentence(Bold(fmt.format(row[col])), f" {label}"))
+        return badges
+
+    def _rule_block(self, segment: int) -> Markup:
         """The card's rule with its precision and recall, or a plain statement that no short rule describes it."""
         rule = self.rules.get(segment, "")
         row = self.rule_quality[self.rule_quality["segment"].astype(str) == str(segment)]
         if row.empty or pd.isna(row.iloc[0]["precision"]):
-            return f"<p><b>Who is in it</b> (rule)</p><div class='rule'>{esc(rule)}</div>" if rule else ""
+            return render("rule.html.j2", rule=rule, fit=None)
         r = row.iloc[0]
-        if min(r.precision, r.recall) < RULE_BAR:
-            return (f"<p><b>Who is in it</b></p><p class='note'>No short rule describes this segment well: the best "
-                    f"one covers {r.recall:.0%} of it, and {r.precision:.0%} of the customers it picks are in it "
-                    f"(a rule is shown when both reach {RULE_BAR:.0%}).</p>")
-        return (f"<p><b>Who is in it</b> (rule: covers {r.recall:.0%} of the segment; {r.precision:.0%} of the "
-                f"customers it picks are in it)</p><div class='rule'>{esc(rule)}</div>")
+        return render("rule.html.j2", rule=rule, fit={
+            "shown": min(r.precision, r.recall) >= RULE_BAR, "recall": f"{r.recall:.0%}",
+            "precision": f"{r.precision:.0%}", "bar": f"{RULE_BAR:.0%}"})
 
     def forecast_check(self):
         """The value forecast per segment and how far to trust it: the holdout check in words and a table."""
-        return _html(self.forecast.section())
+        return _shown(self.forecast.section())
 
     @property
     def key_measures(self) -> list[str]:
@@ -241,23 +237,10 @@ class RunReport:
     def trust(self):
         s = self.clustering["chosen_scores"]
         verdict, words = self._verdict()
-        stab = s.get("stability")
-        sil = s.get("silhouette")
-        text = (
-            f"<p>Verdict: <span class='verdict-{verdict}'><b>{verdict}</b></span>: {esc(words)}.</p><ul>"
-            f"<li>Stability: refitting on resampled customers reproduces the same segments with an adjusted Rand "
-            f"index of <b>{'n/a' if stab is None else f'{stab:.2f}'}</b> (1 = identical, 0 = chance).</li>"
-            f"<li>Separation: silhouette <b>{'n/a' if sil is None else f'{sil:.2f}'}</b> (above 0.5 clear, 0.25–0.5 "
-            f"moderate, below 0.25 weak).</li>"
-            f"<li>The rules on each card agree with the segments for <b>{self.rule_agreement:.0%}</b> of customers.</li>"
-            f"{''.join(f'<li>{esc(t)}</li>' for t in self.selection_sentences)}"
-            f"<li>Thresholds used for the verdict: strong = stability ≥ {STRONG[0]:.2f} and silhouette ≥ "
-            f"{STRONG[1]:.2f}; moderate = stability ≥ {MODERATE[0]:.2f} and silhouette ≥ {MODERATE[1]:.2f}; "
-            f"otherwise weak.</li></ul>"
-        )
-        if self.warnings:
-            text += "<p><b>Read with care</b></p><ul>" + "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul>"
-        return _html(text)
+        return _block("trust.html.j2", verdict=verdict, verdict_words=words, stability=_score(s.get("stability")),
+                      silhouette=_score(s.get("silhouette")), agreement=f"{self.rule_agreement:.0%}",
+                      selection=self.selection_sentences, strong=[f"{v:.2f}" for v in STRONG],
+                      moderate=[f"{v:.2f}" for v in MODERATE], warnings=self.warnings)
 
     # -- outcomes -----------------------------------------------------------------
     def _outcome_rows(self, outcome: str) -> pd.DataFrame:
@@ -268,7 +251,7 @@ class RunReport:
     def _fmt(row, value: float) -> str:
         return f"{value:.0%}" if row.measure == "rate" else f"{value:,.3g}"
 
-    def _outcome_sentences(self) -> list[str]:
+    def _outcome_sentences(self) -> list[Markup]:
         """Per outcome: the segment where it is highest and where lowest, with the interval and the lift."""
         out = []
         for outcome in dict.fromkeys(self.outcomes.get("outcome", [])):
@@ -278,7 +261,7 @@ class RunReport:
             hi, lo = rows.loc[rows["value"].idxmax()], rows.loc[rows["value"].idxmin()]
             word = "rate" if hi.measure == "rate" else "mean"
             if hi.value == lo.value:
-                out.append(f"<b>{esc(outcome)}</b> is the same in every segment: {self._fmt(hi, hi.value)}.")
+                out.append(sentence(Bold(outcome), f" is the same in every segment: {self._fmt(hi, hi.value)}."))
                 continue
             lift = (f", {hi.lift:.1f}× the base {word} of {self._fmt(hi, hi.base)}"
                     if pd.notna(hi.lift) and hi.base > 0 else "")
@@ -286,12 +269,12 @@ class RunReport:
                         if pd.notna(hi.low) and pd.notna(hi.high) else "")
             overlap = ("; their 95% intervals overlap, so the difference may be chance"
                        if pd.notna(hi.low) and pd.notna(lo.high) and hi.low <= lo.high else "")
-            out.append(
-                f"<b>{esc(outcome)}</b> is highest in <b>{esc(hi.segment_name)}</b>: {self._fmt(hi, hi.value)}"
-                f"{interval}{lift}; lowest in <b>{esc(lo.segment_name)}</b>: {self._fmt(lo, lo.value)}{overlap}.")
+            out.append(sentence(
+                Bold(outcome), " is highest in ", Bold(hi.segment_name), f": {self._fmt(hi, hi.value)}{interval}{lift}; "
+                "lowest in ", Bold(lo.segment_name), f": {self._fmt(lo, lo.value)}{overlap}."))
         return out
 
-    def _outcome_badges(self, segment: int) -> list[str]:
+    def _outcome_badges(self, segment: int) -> list[Markup]:
         badges = []
         for outcome in dict.fromkeys(self.outcomes.get("outcome", [])):
             rows = self._outcome_rows(outcome)
@@ -300,8 +283,8 @@ class RunReport:
                 continue
             r = row.iloc[0]
             lift = f", {r.lift:.1f}× base" if pd.notna(r.lift) else ""
-            badges.append(f"<span><b>{self._fmt(r, r.value)}</b> {esc(outcome)} ({self._fmt(r, r.low)}–"
-                          f"{self._fmt(r, r.high)}{lift})</span>")
+            badges.append(sentence(Bold(self._fmt(r, r.value)),
+                                   f" {outcome} ({self._fmt(r, r.low)}–{self._fmt(r, r.high)}{lift})"))
         return badges
 
     def method(self):
@@ -313,28 +296,18 @@ class RunReport:
         view["rank"] = view["rank"].astype("Int64")
         view = view.round({"silhouette": 2, "davies_bouldin": 2, "stability": 2, "min_share": 3,
                            "calinski_harabasz": 0, "bic": 0})
-        used = ", ".join(self.features.used)
-        value = (
-            "<p>Value: <b>historic revenue per customer</b> over the analysis window (net of returns and "
-            "cancellations, in the currency of the data). Churn risk: "
-            f"{esc(self.churn.get('definition', 'see the segment KPIs'))}.</p>" + self.forecast.method()
-            if "monetary" in self.features.table else
-            f"<p>Value: <b>{esc(self._value_words())}</b> per customer, summed per segment.</p>"
-            if self.features.value_column else ""
-        )
-        value += self._missing_text()
-        text = (
-            (f"<p>Best candidate: <b>{esc(c['chosen'])}</b>, set aside: {esc(self.structure_sentence)}. "
-             f"Every customer is in one group.</p>" if self.no_structure else
-             f"<p>Chosen model: <b>{esc(c['chosen'])}</b>. {esc(c['reason'])}</p>") + value +
-            f"<p>Families compared: {esc(', '.join(c['families']))}. Features used: {esc(used)} "
-            f"({esc(self._transforms_text())}). Fitted on: {esc(c.get('fitted_on', ''))}; "
-            f"scores on: {esc(c.get('scores_on', ''))}.</p>"
-        )
         dictionary = self.features.dictionary[self.features.dictionary["used_for_clustering"].astype(str) == "True"]
         shown = [c for c in ("name", "label", "meaning", "unit", "role", "transform") if c in dictionary.columns]
-        return _html(text + table_html(view, max_rows=15, floatfmt="{:,.6g}") + "<h3>Features used</h3>"
-                     + table_html(dictionary[shown]))
+        transactions = "monetary" in self.features.table
+        return _block(
+            "method.html.j2", no_structure=self.no_structure, chosen=c["chosen"], structure=self.structure_sentence,
+            reason=c["reason"], transactions=transactions,
+            churn=self.churn.get("definition", "see the segment KPIs"), forecast=self.forecast.method(),
+            value_words=self._value_words() if self.features.value_column else "",
+            missing=self._missing_text(), families=", ".join(c["families"]), used=", ".join(self.features.used),
+            transforms=self._transforms_text(), fitted_on=c.get("fitted_on", ""), scores_on=c.get("scores_on", ""),
+            candidates=table_html(view, max_rows=15, floatfmt="{:,.6g}", caption="Candidate models compared, by rank"),
+            features=table_html(dictionary[shown], row_headers=True, caption="The features the segments were fitted on"))
 
     def _transforms_text(self) -> str:
         """The transforms the clustering really applied, from the run's own feature list and params."""
@@ -358,24 +331,27 @@ class RunReport:
         return self.features.value_column + (f" = {' + '.join(parts)}" if parts else "")
 
     def _missing_text(self) -> str:
-        """How missing values in clustering columns were handled, with counts per column (customer tables)."""
+        """How missing values in clustering columns were handled, with counts per column (customer tables); empty
+        when none were."""
         steps = [s for acc in self.accounts if acc.kind == "customers" for s in acc.steps
                  if s["action"] == "imputed" or "impute: drop" in s["rule"]]
-        if not steps:
-            return ""
-        return "<p>Missing values: " + "; ".join(f"{esc(s['rule'])}: {s['rows']:,} customers" for s in steps) + ".</p>"
+        return "; ".join(f"{s['rule']}: {s['rows']:,} customers" for s in steps)
 
     def data_quality(self):
-        blocks = []
-        for acc in self.accounts:
-            blocks.append(f"<h3>{esc(Path(acc.source).name)}</h3><p>{esc(acc.narrative())}</p>")
-            blocks.append(table_html(acc.summary_table()))
-            if acc.issues:
-                blocks.append("<p>Problems found in the raw file (each counted over all rows; they overlap):</p>")
-                blocks.append(table_html(acc.issues_table()))
-        for note in self.features.notes:
-            blocks.append(f"<p class='note'>{esc(note)}</p>")
-        return _html("".join(blocks))
+        return _block("quality.html.j2", accounts=[_quality(acc) for acc in self.accounts], notes=self.features.notes)
+
+
+def _quality(acc: QualityAccount) -> dict:
+    """One input file's account for the data-quality block: its narrative, its cleaning steps, its problems."""
+    name = Path(acc.source).name
+    issues = "Problems found in the raw file (each counted over all rows; they overlap)"
+    return {"source": name, "narrative": acc.narrative(),
+            "steps": table_html(acc.summary_table(), caption=f"Rows of {name} read, dropped or changed, and kept"),
+            "issues": table_html(acc.issues_table(), caption=issues) if acc.issues else ""}
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _previous_run(run_dir: Path):

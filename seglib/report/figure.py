@@ -18,7 +18,7 @@ import textwrap
 
 from matplotlib.figure import Figure
 
-from seglib.rendering import esc
+from seglib.rendering import render
 
 DPI = 80
 
@@ -46,8 +46,8 @@ class SegFigure(Figure):
         """One ``<img>`` with the alt text and the PNG inline, sized to the PNG's pixels."""
         data = self.png()
         width, height = struct.unpack(">II", data[16:24])  # the PNG header's IHDR chunk
-        return (f'<img src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}" '
-                f'alt="{esc(self.description())}" width="{width}" height="{height}">')
+        return str(render("figure.html.j2", png=base64.b64encode(data).decode("ascii"), alt=self.description(),
+                          width=width, height=height))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/html": self.html(), "text/plain": self.description()}

@@ -5,16 +5,19 @@ called "purchases" here, never "revenue" (which the report keeps for net histori
 
 Every number in these sentences is read from the run's ``clv.json`` (written by
 :mod:`seglib.clv.stage`), and every comparison in words ("better than", "uncertain",
-"under-forecast") is computed from the numbers the sentence cites.
+"under-forecast") is computed from the numbers the sentence cites. The words become HTML
+through templates (``forecast.html.j2``, ``forecast_method.html.j2``) and sentences built from
+their parts (:func:`seglib.rendering.sentence`), so segment names are escaped wherever they land.
 """
 
 from __future__ import annotations
 
 import pandas as pd
+from markupsafe import Markup
 
 from seglib.profile import segment_name
 from seglib.profile.checks import ALL_CUSTOMERS, UNASSIGNED, UNASSIGNED_NAME
-from seglib.rendering import esc, table_html
+from seglib.rendering import Bold, render, sentence, table_html
 
 _NOISE = str(UNASSIGNED)  # the forecast's segment keys are text
 
@@ -62,22 +65,22 @@ class ForecastText:
         return UNASSIGNED_NAME if str(key) == _NOISE else segment_name(self.names, key)
 
     # -- summary ---------------------------------------------------------------------------
-    def summary_sentences(self) -> list[str]:
-        """The executive summary's forecast lines (HTML, client text escaped)."""
+    def summary_sentences(self) -> list[Markup]:
+        """The executive summary's forecast lines (HTML, segment names escaped)."""
         if not self.applies:
-            return [f"No forecast of future value is made: {esc(self.summary.get('reason', ''))}."]
+            return [sentence(f"No forecast of future value is made: {self.summary.get('reason', '')}.")]
         total = self._row(ALL_CUSTOMERS)
         parts = self.segments[self.segments.index != ALL_CUSTOMERS]
         parts = parts[parts.index != _NOISE]
         top = parts.sort_values("expected_value", ascending=False).iloc[0] if len(parts) else None
-        out = [f"Over the next {self.horizon} days the model expects purchases worth "
-               f"<b>{_money(total.expected_value)}</b>{self._discounted()} (value before returns) from these customers "
-               f"(95% interval of that "
-               f"expectation {self._interval(total.expected_value_low, total.expected_value_high)})"
-               + (f", {top.expected_value / total.expected_value:.0%} of it from <b>{esc(self._name(top.segment))}"
-                  f"</b>." if top is not None and total.expected_value > 0 else ".")]
-        out.append(self.holdout_sentence())
-        return out
+        share = (
+            (f", {top.expected_value / total.expected_value:.0%} of it from ", Bold(self._name(top.segment)), ".")
+            if top is not None and total.expected_value > 0 else (".",))
+        return [sentence(f"Over the next {self.horizon} days the model expects purchases worth ",
+                         Bold(_money(total.expected_value)),
+                         f"{self._discounted()} (value before returns) from these customers (95% interval of that "
+                         f"expectation {self._interval(total.expected_value_low, total.expected_value_high)})", *share),
+                sentence(self.holdout_sentence())]
 
     def holdout_sentence(self) -> str:
         """The holdout check in one sentence: the model's error, the baseline's, and which was closer."""
@@ -94,19 +97,19 @@ class ForecastText:
                 f"({_error_words(model)}), {verdict} ({t['naive_purchases']:,.0f}, {_error_words(naive)}).")
 
     # -- cards -----------------------------------------------------------------------------
-    def card_badges(self, segment) -> list[str]:
+    def card_badges(self, segment) -> list[Markup]:
         """KPI badges for one segment's card (HTML)."""
         r = self._row(segment)
         if not self.applies or r is None:
             return []
-        badges = [f"<span><b>{_money(r.expected_value_per_customer)}</b> expected purchase value per customer, next "
-                  f"{self.horizon} days{self._discounted()} "
-                  f"({self._interval(r.expected_value_low / r.customers, r.expected_value_high / r.customers)})"
-                  + (" · <b>uncertain</b>" if r.uncertain else "") + "</span>",
-                  f"<span><b>{_money(r.recent_value / r.customers)}</b> purchase value per customer in the last "
-                  f"{self._recent_days()} days</span>"]
+        interval = self._interval(r.expected_value_low / r.customers, r.expected_value_high / r.customers)
+        badges = [sentence(Bold(_money(r.expected_value_per_customer)),
+                           f" expected purchase value per customer, next {self.horizon} days{self._discounted()} "
+                           f"({interval})", *((" · ", Bold("uncertain")) if r.uncertain else ())),
+                  sentence(Bold(_money(r.recent_value / r.customers)),
+                           f" purchase value per customer in the last {self._recent_days()} days")]
         if pd.notna(r.active_share):
-            badges.append(f"<span><b>{r.active_share:.0%}</b> of repeat buyers likely still active</span>")
+            badges.append(sentence(Bold(f"{r.active_share:.0%}"), " of repeat buyers likely still active"))
         return badges
 
     def _discounted(self) -> str:
@@ -123,45 +126,29 @@ class ForecastText:
         return min(self.horizon, observed) if observed > 0 else self.horizon
 
     # -- the section -------------------------------------------------------------------------
-    def section(self) -> str:
+    def section(self) -> Markup:
         """The forecast and how far to trust it (HTML); the chart is drawn by plots.forecast_check."""
         if not self.applies:
-            shown = " The report shows historic value and the churn rule only." if self.transactions else ""
-            return f"<p>No forecast of future value is made for this run: {esc(self.summary.get('reason', ''))}.{shown}</p>"
+            return render("forecast.html.j2", applies=False, reason=self.summary.get("reason", ""),
+                          transactions=self.transactions)
         h = self.summary["holdout"]
         t = h["totals"]
-        lines = [
-            f"<p>{self.holdout_sentence()} The model was fitted on the {h['customers']:,} customers who had bought "
-            f"before the cut-off, then asked for the next {h['days']} days; customers who first bought in those days "
-            f"({h['new_customers']:,}) are not part of the check. The naive baseline gives each customer their own "
-            f"past rate of repeat purchases.</p>",
-            f"<p>In purchase value (before returns): the model forecast {_money(t['model_value'])} against "
-            f"{_money(t['actual_value'])} ({_error_words(t['model_value_error'])}); the baseline "
-            f"{_money(t['naive_value'])} ({_error_words(t['naive_value_error'])}). Per customer, the model's "
-            f"purchase forecast was off by {t['customer_mae_model']:.2f} purchase days on average, the baseline's "
-            f"by {t['customer_mae_naive']:.2f}.</p>",
-        ]
-        if t["model_purchases_error"] < -2 * CLOSE and t["naive_purchases_error"] < -2 * CLOSE:
-            lines.append("<p>Both forecasts fall short by more than "
-                         f"{2 * CLOSE:.0%}: customers bought faster in the held-back days than before them (a "
-                         "seasonal peak or growth, which neither the model nor the baseline knows about). Read the "
-                         "forecast below as the pace of the earlier months, not of the peak.</p>")
-        elif t["model_purchases_error"] > 2 * CLOSE and t["naive_purchases_error"] > 2 * CLOSE:
-            lines.append("<p>Both forecasts overshoot by more than "
-                         f"{2 * CLOSE:.0%}: customers bought more slowly in the held-back days than before them (a "
-                         "seasonal low or a decline, which neither the model nor the baseline knows about).</p>")
-        far = [s for s in h["segments"] if str(s["segment"]) != _NOISE and s["actual_purchases"] > 0
+        model, naive = t["model_purchases_error"], t["naive_purchases_error"]
+        drift = ("short" if model < -2 * CLOSE and naive < -2 * CLOSE else
+                 "over" if model > 2 * CLOSE and naive > 2 * CLOSE else None)
+        far = [(self._name(s["segment"]), _error_words(s["model_purchases_error"])) for s in h["segments"]
+               if str(s["segment"]) != _NOISE and s["actual_purchases"] > 0
                and abs(s["model_purchases_error"]) > 2 * CLOSE]
-        if far:
-            lines.append("<p>Segments where the holdout forecast was off by more than "
-                         f"{2 * CLOSE:.0%}: " + "; ".join(
-                             f"<b>{esc(self._name(s['segment']))}</b> ({_error_words(s['model_purchases_error'])})"
-                             for s in far) + ".</p>")
         uncertain = [self._name(k) for k, r in self.segments.iterrows() if r.uncertain and k not in (ALL_CUSTOMERS, _NOISE)]
-        if uncertain:
-            lines.append("<p>Uncertain (95% interval wider than half the forecast): "
-                         + ", ".join(f"<b>{esc(n)}</b>" for n in uncertain) + ".</p>")
-        return "".join(lines) + table_html(self.segment_table())
+        value = {"model": _money(t["model_value"]), "actual": _money(t["actual_value"]),
+                 "model_error": _error_words(t["model_value_error"]), "naive": _money(t["naive_value"]),
+                 "naive_error": _error_words(t["naive_value_error"]), "model_mae": f"{t['customer_mae_model']:.2f}",
+                 "naive_mae": f"{t['customer_mae_naive']:.2f}"}
+        return render("forecast.html.j2", applies=True, holdout=self.holdout_sentence(), customers=f"{h['customers']:,}",
+                      days=h["days"], new_customers=f"{h['new_customers']:,}", value=value, drift=drift,
+                      far_bar=f"{2 * CLOSE:.0%}", far=far, uncertain=uncertain,
+                      table=table_html(self.segment_table(), row_headers=True,
+                                       caption=f"The forecast per segment, next {self.horizon} days"))
 
     def segment_table(self) -> pd.DataFrame:
         """Per segment: customers, expected purchases and value with intervals, active share, churn share."""
@@ -180,22 +167,18 @@ class ForecastText:
         return pd.DataFrame(rows)
 
     def method(self) -> str:
-        """The method paragraph for the forecast (HTML)."""
+        """The method paragraph for the forecast (HTML; empty when no forecast is made)."""
         if not self.applies:
             return ""
         fit = self.summary["fit"]
         bg = fit["purchases"]
-        params = ", ".join(f"{k} = {v:.3g}" for k, v in bg["params"].items())
         spend = fit.get("spend")
         spend_words = (f"Gamma-Gamma (p = {spend['params']['p']:.3g}, q = {spend['params']['q']:.3g}, "
                        f"γ = {spend['params']['gamma']:.3g}; correlation between purchases and value per purchase "
                        f"{fit['spend_correlation']:+.2f})" if spend else
-                       f"each customer's own average value per purchase day ({esc(fit.get('spend_reason', ''))})")
-        limit = f" {esc(bg['message'])}." if bg.get("message") else ""
+                       f"each customer's own average value per purchase day ({fit.get('spend_reason', '')})")
         discount = self.summary.get("discount_rate_annual", 0.0)
-        return (
-            f"<p>Forecast: BG/NBD for repeat purchases and the chance a customer is still active ({params}; fitted "
-            f"on {bg['customers']:,} customers by exact maximum likelihood).{limit} A purchase is a day with at "
-            f"least one purchase line. Value per purchase: {spend_words}. Horizon {self.horizon} days, "
-            + (f"discounted at {discount:.1%} a year. " if discount else "not discounted. ")
-            + f"Intervals: {esc(self.summary.get('interval_method', ''))}.</p>")
+        return render("forecast_method.html.j2", parameters=", ".join(f"{k} = {v:.3g}" for k, v in bg["params"].items()),
+                      customers=f"{bg['customers']:,}", limit=bg.get("message") or "", spend=spend_words,
+                      horizon=self.horizon, discount=f"{discount:.1%}" if discount else "",
+                      intervals=self.summary.get("interval_method", ""))
