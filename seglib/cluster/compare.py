@@ -220,13 +220,14 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
             labels_by_name[spec.name] = pd.Series(mapped, index=features.index, name="segment")
             rec.update(_partition_facts(mapped, opts))
             rec.update(sc.separation_scores(X, mapped, score_rows))
-            rec["stability"] = stab.get(spec, np.nan)
+            rec["stability"], refits = stab.get(spec, (np.nan, None))
             if spec.family == "gmm":
                 rec["bic"] = float(extenders[spec].estimator.bic(X[rows["gmm"]]))
             if spec.family == "rfm":
                 rec["scores_on"] = score_rows.describe(0, 0)
             else:
-                rec["scores_on"] = score_rows.describe(min(len(rows[spec.family]), sc.STABILITY_ROWS), opts.n_resamples)
+                rec["scores_on"] = score_rows.describe(min(len(rows[spec.family]), sc.STABILITY_ROWS), opts.n_resamples,
+                                                       refits)
         records.append(rec)
     gap = None
     ks = sorted({int(s.k) for s in specs if s.k is not None})

@@ -8,7 +8,7 @@
 * Stability (:func:`stability`): refit on bootstrap resamples of the rows a family was
   fitted on (at most :data:`STABILITY_ROWS` per resample) and take the mean adjusted
   Rand index between the refit's segments and the full fit's segments on the
-  resampled customers.
+  resampled customers; a candidate whose first refits agree is not refitted again.
 * Ranking (:func:`rank_table`): among feasible candidates, each score is rank-normalised
   to 0..1 (1 = best), combined with :data:`WEIGHTS` (stability counts double, missing
   scores are left out), minus the unassigned share. The RFM baseline ranks after every
@@ -62,15 +62,19 @@ class ScoreRows:
             dist = pairwise_distances(X[sil])
         return cls(n, sil, metric, dist)
 
-    def describe(self, stab_rows: int, n_resamples: int) -> str:
-        """The ``scores_on`` sentence: which customers each score was computed on."""
+    def describe(self, stab_rows: int, n_resamples: int, refits: int | None = None) -> str:
+        """The ``scores_on`` sentence: which customers each score was computed on (``refits``: how many
+        bootstrap refits stability took, when the first ones agreed before ``n_resamples``)."""
 
         def on(rows):
             return "all" if len(rows) >= self.n else f"sample of {len(rows):,}"
 
         sil = "off" if self.silhouette is None else on(self.silhouette)
         parts = [f"silhouette: {sil}", f"CH/DB: {on(self.metric)}"]
-        if n_resamples:
+        if n_resamples and refits is not None and 0 < refits < n_resamples:
+            parts.append(f"stability: {refits} bootstrap refits of {stab_rows:,} (of up to {n_resamples}: "
+                         f"the first {refits} agreed within {AGREED_SPREAD})")
+        elif n_resamples:
             parts.append(f"stability: {n_resamples} bootstrap refits of {stab_rows:,}")
         return "; ".join(parts)
 
@@ -116,25 +120,45 @@ def _silhouette(D, labels) -> float:
     return float(s.mean())
 
 
+#: Stability stops refitting a candidate once this many refits agree (their ARIs within :data:`AGREED_SPREAD`).
+AGREED_REFITS = 3
+AGREED_SPREAD = 0.02
+
+
 def stability(family, specs, X, C, rows, full_labels: dict, *, n_resamples, seed, n_numeric) -> dict:
     """Mean ARI between refits on bootstrap resamples of ``rows`` and the full fit's labels.
 
-    ``full_labels[spec]`` holds every customer's raw labels from the full fit. Returns
-    ``{spec: mean ARI}`` (NaN when no refit succeeded).
+    ``full_labels[spec]`` holds every customer's raw labels from the full fit. A candidate
+    whose first :data:`AGREED_REFITS` refits agree (ARIs within :data:`AGREED_SPREAD` of one
+    another) is not refitted again: more refits would move its mean by less than that spread.
+    Resample ``r`` is the same for every candidate whatever the others do. Returns
+    ``{spec: (mean ARI, refits)}`` (NaN when no refit succeeded).
     """
     m = min(len(rows), STABILITY_ROWS)
     scores = {spec: [] for spec in specs}
     for r in range(n_resamples):
+        going = [spec for spec in specs if not _agreed(scores[spec])]
+        if not going:
+            break
         boot = rows[np.random.default_rng([seed, 2, r]).integers(0, len(rows), size=m)]
         Cb = None if C is None else C[boot]
-        fits = fit_family(family, specs, X[boot], Cb, seed + r + 1, n_numeric, mcs_scale=m / len(rows))
+        fits = fit_family(family, going, X[boot], Cb, seed + r + 1, n_numeric, mcs_scale=m / len(rows))
         seen = np.unique(boot)
         for spec, ext in fits.items():
             if isinstance(ext, Exception):
                 continue
             refit = ext.predict(X[seen], None if C is None else C[seen])
             scores[spec].append(adjusted_rand_score(full_labels[spec][seen], refit))
-    return {spec: float(np.mean(v)) if v else np.nan for spec, v in scores.items()}
+    return {spec: (float(np.mean(v)) if v else np.nan, len(v)) for spec, v in scores.items()}
+
+
+def _agreed(aris: list[float]) -> bool:
+    """Enough refits, and all within :data:`AGREED_SPREAD` of one another.
+
+    >>> _agreed([0.91, 0.92]), _agreed([0.91, 0.92, 0.925]), _agreed([0.5, 0.9, 0.7])
+    (False, True, False)
+    """
+    return len(aris) >= AGREED_REFITS and max(aris) - min(aris) <= AGREED_SPREAD
 
 
 def rank_table(table: pd.DataFrame, k_gap: int | None = None, window: int = 0) -> pd.DataFrame:

@@ -7,6 +7,7 @@ of letting the engine raise deep inside a query.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
@@ -257,7 +258,7 @@ def _parses(values: list[str], fmt: str) -> bool:
     The text must match :func:`format_regex` (so detection never accepts what the parse
     refuses, such as a one-digit minute) and be a real date.
     """
-    pattern = re.compile(format_regex(fmt)[0].replace(r"\z", r"\Z"))
+    pattern = _python_pattern(fmt)
     try:
         for v in values:
             if not pattern.match(v):
@@ -266,6 +267,12 @@ def _parses(values: list[str], fmt: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=None)
+def _python_pattern(fmt: str) -> re.Pattern:
+    """:func:`format_regex` for Python's ``re`` (built once per format: detection tries each on every value)."""
+    return re.compile(format_regex(fmt)[0].replace(r"\z", r"\Z"))
 
 
 def _share_parsed(values: list[str], fmt: str) -> float:

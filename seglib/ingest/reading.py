@@ -238,7 +238,8 @@ def read_source(
                                                  source.decimal))
                 except ValueError as exc:
                     if "Worksheet" in str(exc) or "sheet" in str(exc).lower():
-                        sheets = pd.ExcelFile(f, engine="calamine").sheet_names
+                        with pd.ExcelFile(f, engine="calamine") as book:  # closed: Windows would keep the file locked
+                            sheets = book.sheet_names
                         raise InputDataError(
                             f"{f}: sheet '{source.sheet}' not found (sheets: {', '.join(sheets)}); set 'sheet'"
                         ) from None

@@ -136,11 +136,12 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     outlier_rows = int(per["lines_outlier"].fillna(0).sum())
 
     steps = []
+    examples = _drop_examples(typed, raw_columns, [code for code, label in enumerate(RULE_ORDER, start=1)
+                                                    if counts[f"drop_{label}"]])
     for code, label in enumerate(RULE_ORDER, start=1):
-        n = counts[f"drop_{label}"]
-        if n:
-            ex = typed.filter(typed["__reason"] == code).select(raw_columns).limit(3).to_pandas()
-            steps.append({"rule": label, "action": "dropped", "rows": n, "examples": _examples(ex)})
+        if counts[f"drop_{label}"]:
+            steps.append({"rule": label, "action": "dropped", "rows": counts[f"drop_{label}"],
+                          "examples": _examples(examples.get(code, pd.DataFrame(columns=raw_columns)))})
     if params.cleaning.duplicates == "drop":
         steps.append({"rule": "exact duplicate of an earlier row", "action": "dropped", "rows": dedup_dropped, "examples": []})
     set_by_hand = (f"cleaning.snapshot_date {params.cleaning.snapshot_date}: recency and tenure are counted to the "
@@ -293,6 +294,16 @@ def _issues(counts: dict, duplicates: int) -> list[dict]:
     found = [{"issue": text, "rows": counts[key]} for key, text in labels.items() if key in counts]
     found.append({"issue": "exact duplicate rows (all columns equal to an earlier row)", "rows": duplicates})
     return found
+
+
+def _drop_examples(typed: ir.Table, raw_columns: list[str], codes: list[int]) -> dict[int, pd.DataFrame]:
+    """Up to three raw rows dropped by each rule in ``codes``, in one query (each part stops at its third row)."""
+    if not codes:
+        return {}
+    parts = [typed.filter(typed["__reason"] == code).select(*raw_columns, __reason=typed["__reason"]).limit(3)
+             for code in codes]
+    found = ibis.union(*parts).to_pandas() if len(parts) > 1 else parts[0].to_pandas()
+    return {int(code): rows.drop(columns="__reason") for code, rows in found.groupby("__reason")}
 
 
 def _examples(frame: pd.DataFrame) -> list[dict]:

@@ -70,10 +70,9 @@ def local_kernel_manager(log: Path | None = None, scratch: Path | None = None):
     return LocalKernelManager
 
 
-
 class WarmKernel:
-    """One kernel for all five stages of a run: started by the first notebook, its namespace reset before each
-    next one, shut down at the end (a context manager).
+    """One kernel for all five stages of a run: started early (:meth:`start`), its namespace reset before each
+    next stage, shut down at the end (a context manager).
 
     Importing pandas, scikit-learn, seaborn and Ibis takes seconds; a fresh kernel per stage paid that five
     times. The stages share nothing but the kernel process: every notebook starts from an empty namespace
@@ -82,24 +81,45 @@ class WarmKernel:
 
     def __init__(self, kernel_name: str, log: Path | None = None, scratch: Path | None = None):
         self.km = local_kernel_manager(log, scratch)(kernel_name=kernel_name)
+        self._client = None
+
+    def start(self, cwd: Path, imports: tuple[str, ...] = ()) -> None:
+        """Start the kernel in ``cwd`` now and have it import ``imports`` while the caller goes on.
+
+        The runner starts the kernel before it has finished its own preparations (papermill's import, the
+        manifest), so the kernel's start and the stages' imports overlap them on the machine's other core.
+        The imports are only sent: the first notebook's cells queue behind them in the kernel, and an import
+        that fails is reported by that notebook's own import cell, with its cell and error.
+        """
+        from jupyter_client.utils import run_sync
+
+        # The arguments papermill's client would start it with (history in memory, not in the user's profile).
+        run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        if imports:
+            self.client().execute(f"import {', '.join(imports)}", silent=True, store_history=False)
 
     def reset(self) -> None:
         """An empty namespace (modules stay imported), before the next stage's notebook."""
         if not self.km.has_kernel:
             return
-        from jupyter_client import BlockingKernelClient
+        self.client().execute_interactive("%reset -f", store_history=False, timeout=60)
 
-        client = BlockingKernelClient()
-        client.load_connection_info(self.km.get_connection_info())
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=60)
-            client.execute_interactive("%reset -f", store_history=False, timeout=60)
-        finally:
-            client.stop_channels()
+    def client(self):
+        """This runner's own client on the kernel (papermill's client is another), started once; it waits for the
+        kernel to answer only when it first needs an answer."""
+        if self._client is None:
+            from jupyter_client import BlockingKernelClient
+
+            self._client = BlockingKernelClient()
+            self._client.load_connection_info(self.km.get_connection_info())
+            self._client.start_channels()
+        return self._client
 
     def close(self) -> None:
         """Shut the kernel down (again: nothing)."""
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
         if self.km.has_kernel:
             from jupyter_client.utils import run_sync
 

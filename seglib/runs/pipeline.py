@@ -60,32 +60,28 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     client_dir.mkdir(parents=True, exist_ok=True)
     run_id, tmp = allocate_run(client_dir)
     artifacts.PARAMS.write(tmp, dump_params(with_absolute_paths(params)))
-    import papermill as pm  # seconds to import: only once the params and inputs are known to be good
-
-    kernel = ensure_kernel()
-    manifest = new_manifest(params, params_file, run_id)
-    previous = latest_run(client_dir)
-    if previous is not None:  # the report compares with it (segment migration)
-        artifacts.PREVIOUS_RUN.write(tmp, str(previous) + "\n")
-    write_manifest(tmp, manifest)
-    notebooks = project_root() / "notebooks"
-    run_params = artifacts.PARAMS.path(tmp)  # every stage reads the run's own copy of the params
-    scratch = artifacts.SCRATCH.path(tmp)  # the kernels' temporary files, inside the run folder
     started = time.perf_counter()
-    with WarmKernel(kernel, artifacts.KERNEL_LOG.path(tmp), scratch) as warm:
-        _run_stages(pm, warm, params, tmp, client_dir, run_id, manifest, notebooks, run_params, started, progress)
-    progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: rendering HTML …")
+    notebooks = project_root() / "notebooks"
+    scratch = artifacts.SCRATCH.path(tmp)  # the kernel's temporary files, inside the run folder
     report_nb = artifacts.executed_notebook(tmp, STAGES[-1])
-    try:
-        html_dir = artifacts.NOTEBOOKS_HTML.path(tmp)
-        html_dir.mkdir()
-        for stage in STAGES:
-            render_notebook_html(artifacts.executed_notebook(tmp, stage), html_dir / f"{stage}.html")
-        render_report_html(report_nb, artifacts.REPORT.path(tmp), title=params.report_title)
-    except Exception as exc:
+    with WarmKernel(ensure_kernel(), artifacts.KERNEL_LOG.path(tmp), scratch) as warm, HtmlRenders(tmp) as html:
+        warm.start(notebooks, imports=STAGE_IMPORTS)  # starts and imports while papermill is imported here
+        pm = _papermill()
+
+        manifest = new_manifest(params, params_file, run_id)
+        previous = latest_run(client_dir)
+        if previous is not None:  # the report compares with it (segment migration)
+            artifacts.PREVIOUS_RUN.write(tmp, str(previous) + "\n")
+        write_manifest(tmp, manifest)
+        _run_stages(pm, warm, html, params, tmp, client_dir, run_id, manifest, notebooks, started, progress)
+        progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: rendering HTML …")
+        html.report(report_nb, params.report_title)
+        failed = html.wait()
+    if failed is not None:
+        stage, exc = failed
         message = f"{params.client}: rendering the HTML failed ({type(exc).__name__}: {first_line(str(exc))})"
         fail_run(tmp, client_dir, run_id, manifest, message, report_nb, started_at=started,
-                 failure=_failure("html", report_nb, type(exc).__name__, str(exc)))
+                 failure=_failure("html", artifacts.executed_notebook(tmp, stage), type(exc).__name__, str(exc)))
     shutil.rmtree(scratch, ignore_errors=True)
     manifest["checksums"] = artifacts.checksums(tmp)  # the model is loaded later only if it still matches
     write_manifest(tmp, finish_manifest(manifest, "complete", started))
@@ -95,8 +91,73 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     return RunResult(final, artifacts.REPORT.path(final), manifest)
 
 
-def _run_stages(pm, warm, params, tmp, client_dir, run_id, manifest, notebooks, run_params, started, progress):
-    """The five notebooks in the warm kernel; a failing stage closes the run as failed (StageError)."""
+def _papermill():
+    """papermill, imported only once the params and inputs are known to be good (it takes seconds).
+
+    Where JupyterLab is installed, jsonschema finds ``rfc3987_syntax`` and builds its grammar on import (2.5 s
+    here, paid again by every run) only to check IRI formats, which no notebook schema uses; the runner's
+    process does without that checker.
+    """
+    import sys
+
+    sys.modules.setdefault("rfc3987_syntax", None)  # None: "not installed" to any later import
+    import papermill
+
+    return papermill
+
+
+class HtmlRenders:
+    """The HTML pages of a run, rendered in a background thread: each stage's page while the next stage runs
+    in the kernel (the runner only waits on the kernel meanwhile), the report's at the end.
+
+    :meth:`wait` returns the first failure as ``(stage, exception)``, or None; leaving the block waits for
+    every page, so nothing writes into the run folder once it is closed or moved.
+    """
+
+    def __init__(self, run_dir: Path):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.run_dir = run_dir
+        self.folder = artifacts.NOTEBOOKS_HTML.path(run_dir)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seglib-html")
+        self.pages: list[tuple[str, object]] = []
+
+    def stage(self, stage: str) -> None:
+        """Render the analysts' page of a finished stage."""
+        self.folder.mkdir(exist_ok=True)
+        notebook = artifacts.executed_notebook(self.run_dir, stage)
+        self.pages.append((stage, self.pool.submit(render_notebook_html, notebook, self.folder / f"{stage}.html")))
+
+    def report(self, notebook: Path, title: str) -> None:
+        """Render the stakeholders' page from the executed report notebook."""
+        self.pages.append((STAGES[-1], self.pool.submit(render_report_html, notebook,
+                                                        artifacts.REPORT.path(self.run_dir), title=title)))
+
+    def wait(self):
+        """Wait for every page; the first failure as ``(stage, exception)``, or None."""
+        failures = [(stage, page.exception()) for stage, page in self.pages if page.exception() is not None]
+        return failures[0] if failures else None
+
+    def close(self) -> None:
+        """Wait for the page being rendered; drop those not started (again: nothing)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "HtmlRenders":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+#: What the stages import, sent to the kernel as it starts (see :meth:`WarmKernel.start`).
+STAGE_IMPORTS = ("seglib.ingest", "seglib.features", "seglib.cluster", "seglib.profile", "seglib.report",
+                 "seglib.notebook")
+
+
+def _run_stages(pm, warm, html, params, tmp, client_dir, run_id, manifest, notebooks, started, progress):
+    """The five notebooks in the warm kernel, each one's HTML rendered while the next runs; a failing stage
+    closes the run as failed (StageError)."""
+    run_params = artifacts.PARAMS.path(tmp)  # every stage reads the run's own copy of the params
     for stage in STAGES:
         if stage != STAGES[0]:
             warm.reset()
@@ -117,7 +178,8 @@ def _run_stages(pm, warm, params, tmp, client_dir, run_id, manifest, notebooks, 
                     km=warm.km,
                 )
         except pm.PapermillExecutionError as exc:
-            warm.close()  # before the folder becomes -failed: the kernel writes into it
+            warm.close()  # before the folder becomes -failed: the kernel and the renders write into it
+            html.close()
             manifest["stages"].append(stage_record(stage, t0, "failed"))
             message = (
                 f"{params.client}: stage {stage} failed in cell {exc.exec_count or exc.cell_index} "
@@ -129,6 +191,7 @@ def _run_stages(pm, warm, params, tmp, client_dir, run_id, manifest, notebooks, 
                      details=_ANSI.sub("", "\n".join(exc.traceback or [])))
         except Exception as exc:  # kernel died, notebook missing, …
             warm.close()
+            html.close()
             manifest["stages"].append(stage_record(stage, t0, "failed"))
             message = f"{params.client}: stage {stage} could not run ({type(exc).__name__}: {first_line(str(exc))})"
             fail_run(tmp, client_dir, run_id, manifest, message, out_nb, started_at=started,
@@ -137,6 +200,9 @@ def _run_stages(pm, warm, params, tmp, client_dir, run_id, manifest, notebooks, 
         progress(f"[{time.perf_counter() - started:7.1f}s] {params.client}: {stage} done in "
                  f"{time.perf_counter() - t0:.1f}s, peak memory {memory.gib:.2f} GiB")
         write_manifest(tmp, manifest)
+        if stage != STAGES[-1]:  # the report notebook's page is rendered with the report's
+            html.stage(stage)
+    html.stage(STAGES[-1])
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
