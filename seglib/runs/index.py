@@ -5,7 +5,7 @@ runs made by ``seglib run``, by earlier batches and by this one alike: outcome, 
 segments, links to the report and, for a failure, to ``FAILED.txt`` with the whole error
 text. A batch adds its own table on top, with the params files that made no run at all
 (a params error, a timeout before the run folder was made). The page is a Jinja2 template
-with autoescaping: every text from a client (names, params, error messages) is escaped.
+(``index.html.j2`` among the report's templates, :func:`seglib.rendering.render`) with autoescaping: every text from a client (names, params, error messages) is escaped.
 A folder or manifest that cannot be read is listed with the reason; it never stops the page.
 """
 
@@ -18,57 +18,11 @@ from urllib.parse import quote
 
 from seglib import artifacts
 from seglib.files import atomic_write_text
+from seglib.rendering import render
 from seglib.runs.folders import first_line, owner_state
 
 #: The page in the reports folder that links every client's runs.
 INDEX_FILE = "index.html"
-
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Segmentation runs</title>
-<style>
-body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2733;margin:0;
- background:#f6f7f9;line-height:1.45}
-main{max-width:1200px;margin:0 auto;padding:24px 32px;background:#fff}
-table{border-collapse:collapse;width:100%;margin:8px 0 24px;font-size:14px}
-th,td{border-bottom:1px solid #e3e6ea;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f2f5} td.num{text-align:right;white-space:nowrap}
-pre{white-space:pre-wrap;word-break:break-word;margin:4px 0;font-size:12px;background:#f6f7f9;padding:6px}
-.complete{color:#1a7f37} .failed,.timed-out,.crashed,.unreadable{color:#b42318;font-weight:600}
-.abandoned,.killed{color:#9a6700}
-</style></head>
-<body><main>
-<h1>Segmentation runs</h1>
-<p>Every run of every client in <code>{{ reports }}</code>, newest first; written {{ written }}.</p>
-{% if batch %}
-<h2>This batch</h2>
-<table>
-<tr><th>params file</th><th>client</th><th>outcome</th><th>duration</th><th>segments</th><th>run</th><th>error</th></tr>
-{% for r in batch %}
-<tr><td>{{ r.params_file }}</td><td>{{ r.client or "" }}</td>
-<td class="{{ r.css }}">{{ r.outcome }}</td><td class="num">{{ r.duration }}</td>
-<td class="num">{{ r.segments if r.segments is not none else "" }}</td>
-<td>{% if r.report %}<a href="{{ r.report }}">report</a> {% endif %}{% if r.folder %}<a href="{{ r.folder }}">folder</a>{% endif %}</td>
-<td>{% if r.error %}<details><summary>{{ r.summary }}</summary><pre>{{ r.error }}</pre></details>{% endif %}</td></tr>
-{% endfor %}
-</table>
-{% endif %}
-<h2>All runs</h2>
-{% if runs %}
-<table>
-<tr><th>client</th><th>run</th><th>started (UTC)</th><th>outcome</th><th>duration</th><th>segments</th><th>links</th><th>error</th></tr>
-{% for r in runs %}
-<tr><td>{{ r.client }}</td><td>{{ r.run_id }}</td><td>{{ r.started }}</td>
-<td class="{{ r.css }}">{{ r.outcome }}</td><td class="num">{{ r.duration }}</td>
-<td class="num">{{ r.segments if r.segments is not none else "" }}</td>
-<td>{% for label, href in r.links %}<a href="{{ href }}">{{ label }}</a> {% endfor %}</td>
-<td>{% if r.error %}<details><summary>{{ r.summary }}</summary><pre>{{ r.error }}</pre></details>{% endif %}</td></tr>
-{% endfor %}
-</table>
-{% else %}
-<p>No runs yet.</p>
-{% endif %}
-</main></body></html>
-"""
 
 
 @dataclass
@@ -213,11 +167,8 @@ def collect_runs(reports: Path) -> list[RunEntry]:
 
 def write_index(reports: Path, batch: list[dict] | None = None) -> Path:
     """Write ``reports/index.html``; ``batch`` adds the rows of the batch that just ran (see :mod:`seglib.batch`)."""
-    import jinja2
-
     reports = Path(reports)
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.from_string(_TEMPLATE).render(
+    html = render("index.html.j2",
         reports=str(reports.resolve()), written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         batch=batch or [], runs=collect_runs(reports),
     )
