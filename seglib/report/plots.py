@@ -94,7 +94,7 @@ def feature_distributions(features) -> SegFigure:
     fig = figure(3.2 * ncol, 2.5 * nrow)
     axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
     for ax, col in zip(axes, cols):
-        sns.histplot(view[col].dropna(), ax=ax, bins=40, color=series_color("single"))
+        ax.hist(view[col].dropna(), bins=40, color=series_color("single"), alpha=0.8, edgecolor="white", linewidth=0.4)
         logged = col in features.log_columns
         ax.set_title(wrap(f"{col}{' (log scale: log1p)' if logged else ''}", 32), fontsize=9)
         ax.set_xlabel("")
@@ -151,7 +151,8 @@ def scores_by_k(table: pd.DataFrame) -> SegFigure:
     found = []
     for ax, metric in zip(axes, metrics):
         best = data.groupby(["family", "k"], as_index=False)[metric].agg("max" if metric != "davies_bouldin" else "min")
-        sns.lineplot(data=best, x="k", y=metric, hue="family", marker="o", ax=ax, palette=colors)
+        for family, line in best.groupby("family"):  # one value per k: a plain line (no estimator to run)
+            ax.plot(line["k"], line[metric], marker="o", markersize=4, label=family, color=colors[family])
         better = "lower is better" if metric == "davies_bouldin" else "higher is better"
         ax.set_title(f"{metric.replace('_', ' ')} ({better})", fontsize=10)
         ax.set_xlabel("k (number of segments)")
