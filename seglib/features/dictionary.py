@@ -78,6 +78,27 @@ def clean_label(column) -> tuple[str, str]:
     return label, ", ".join(u.strip() for u in units if u.strip())
 
 
+def default_label(column) -> str:
+    """The words for a feature without a dictionary label: built in for transaction features, else its name
+    cleaned for reading (see :func:`clean_label`)."""
+    known = TRANSACTION_WORDS.get(str(column))
+    return known[0] if known else clean_label(column)[0]
+
+
+def labels_of(dictionary) -> dict[str, str]:
+    """``{feature name: label}`` from a feature dictionary; a blank or missing label reads as
+    :func:`default_label` (None or a table without names: empty).
+
+    >>> labels_of(pd.DataFrame({"name": ["Annual Income (k$)", "recency_days"], "label": ["income", None]}))
+    {'Annual Income (k$)': 'income', 'recency_days': 'days since the last order'}
+    """
+    if not isinstance(dictionary, pd.DataFrame) or "name" not in dictionary.columns:
+        return {}
+    given = dictionary["label"] if "label" in dictionary.columns else pd.Series(None, index=dictionary.index)
+    return {name: default_label(name) if pd.isna(label) or not str(label).strip() else str(label).strip()
+            for name, label in zip(dictionary["name"], given)}
+
+
 def guess_role(column) -> str:
     """The role words in a column's name suggest, or 'other'.
 

@@ -23,7 +23,7 @@ import pandas as pd
 from seglib.config import ProfilingParams, check_arguments
 from seglib.config.schema import ACTION_OPERATORS
 from seglib.errors import InputDataError, ParamsError
-from seglib.features.dictionary import TRANSACTION_WORDS, guess_words
+from seglib.features.dictionary import TRANSACTION_WORDS, guess_words, labels_of
 from seglib.profile.checks import UNASSIGNED
 from seglib.profile.traits import value_phrase
 
@@ -166,8 +166,7 @@ def role_actions(traits: dict[int, list[dict]], kpis: pd.DataFrame, dictionary, 
         Actions by role and standing; ``None`` = :func:`default_role_actions`.
     """
     roles = feature_roles(dictionary)
-    labels = {n: lab for n, lab in zip(dictionary["name"], dictionary["label"])} if isinstance(
-        dictionary, pd.DataFrame) and {"name", "label"} <= set(dictionary.columns) else {}
+    labels = labels_of(dictionary)
     table = default_role_actions() if table is None else table
     by_key = {(e["role"], e["when"]): e for e in table}
     out: dict[int, list[str]] = {}

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from seglib.errors import ParamsError
-from seglib.features.dictionary import TRANSACTION_WORDS, clean_label
+from seglib.features.dictionary import TRANSACTION_WORDS, default_label, labels_of
 from seglib.profile.checks import as_category, check_columns, check_features, check_labels, segment_order
 from seglib.profile.kpis import lift_long
 
@@ -55,13 +55,6 @@ def _fmt(x: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def default_label(column) -> str:
-    """The words for a feature without a dictionary label: built in for transaction features, else its name
-    cleaned for reading (see :func:`seglib.features.dictionary.clean_label`)."""
-    known = TRANSACTION_WORDS.get(str(column))
-    return known[0] if known else clean_label(column)[0]
-
-
 def dictionary_lookup(dictionary, where: str) -> dict:
     """``{name: (meaning, unit, label)}`` from a feature dictionary (None = empty)."""
     if dictionary is None:
@@ -72,10 +65,10 @@ def dictionary_lookup(dictionary, where: str) -> dict:
             f"{where}: 'dictionary' must be a DataFrame with columns name, meaning, unit, transform, kind "
             f"(got {found}); pass FeatureSet.dictionary")
     units = dictionary["unit"] if "unit" in dictionary.columns else pd.Series("", index=dictionary.index)
-    labels = dictionary["label"] if "label" in dictionary.columns else pd.Series(None, index=dictionary.index)
+    labels = labels_of(dictionary)
     out = {}
-    for name, meaning, unit, label in zip(dictionary["name"], dictionary["meaning"], units, labels):
-        label = default_label(name) if pd.isna(label) or not str(label).strip() else str(label).strip()
+    for name, meaning, unit in zip(dictionary["name"], dictionary["meaning"], units):
+        label = labels[name]
         meaning = "" if pd.isna(meaning) else str(meaning).strip()
         if name not in TRANSACTION_WORDS:  # customer-table columns are spoken of by their label
             meaning = label

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from seglib import artifacts
 from seglib.clv import load_forecast
 from seglib.features import FeatureSet
+from seglib.features.dictionary import labels_of
 from seglib.ingest import QualityAccount
 from seglib.profile import migration_table
 from seglib.rendering import Bold, render, sentence, table_html
@@ -210,8 +211,7 @@ class RunReport:
     @property
     def zscores_labelled(self) -> pd.DataFrame:
         """The segment x feature differences with the features' labels as column names (for the chart)."""
-        d = self.features.dictionary
-        return self.zscores.rename(columns=dict(zip(d["name"], d["label"])) if "label" in d.columns else {})
+        return self.zscores.rename(columns=labels_of(self.features.dictionary))
 
     @property
     def no_structure(self) -> bool:
