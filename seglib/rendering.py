@@ -104,9 +104,23 @@ def table_html(frame: pd.DataFrame, *, caption: str, max_rows: int = MAX_TABLE_R
     cells are row headers. The table scrolls sideways inside its wrapper when it is wider than the page.
     """
     shown = frame.head(max_rows)
-    return render("table.html.j2", caption=caption, columns=[str(c) for c in frame.columns],
-                  rows=_cells(shown, floatfmt), row_headers=row_headers, hidden=len(frame) > max_rows,
-                  shown=f"{len(shown):,}", total=f"{len(frame):,}")
+    rows = _cells(shown, floatfmt)
+    return render("table.html.j2", caption=caption, columns=[str(c) for c in frame.columns], rows=rows,
+                  text=[_is_text([row[i] for row in rows]) for i in range(frame.shape[1])],
+                  row_headers=row_headers, hidden=len(frame) > max_rows, shown=f"{len(shown):,}",
+                  total=f"{len(frame):,}")
+
+
+_NUMBER_CELL = re.compile(r"[-+]?[\d,]*\.?\d+(e[-+]?\d+)?\s*[%×x]?|n/a|True|False", re.I)
+
+
+def _is_text(cells: list[str]) -> bool:
+    """A column of words (left-aligned), not of numbers (right-aligned, so their digits line up).
+
+    >>> _is_text(["1,234", "12.5%", ""]), _is_text(["days since the last order", "3"])
+    (False, True)
+    """
+    return any(cell and not _NUMBER_CELL.fullmatch(cell.strip()) for cell in cells)
 
 
 #: A text cell starting with one of these is run as a formula by spreadsheets (CSV injection).

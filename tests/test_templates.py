@@ -127,8 +127,10 @@ def test_a_table_has_a_caption_and_scoped_headers_and_escapes_its_text():
     html = table_html(frame, caption=f"Sizes {TEMPLATE}", row_headers=True)
     assert_inert(html, "table")
     assert f"<caption>Sizes {TEMPLATE}</caption>" in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert html.count('<th scope="col">') == 3 and html.count('<th scope="row">') == 2
+    assert html.count('<th scope="col"') == 3 and html.count('<th scope="row">') == 2
     assert "<td>1.50</td>" in html and "<td></td>" in html  # floats formatted, missing values empty
+    assert '<th scope="col" class="text">segment</th>' in html  # words left-aligned, numbers right
+    assert '<td class="text">' not in html and "<td>3</td>" in html
     assert 'class="table-wrap"' in html and "Showing" not in html
     long = table_html(pd.DataFrame({"x": range(50)}), caption="Long", max_rows=10)
     assert long.count("<tr>") == 11 and "Showing 10 of 50 rows" in long
