@@ -154,7 +154,8 @@ def _assert_inert(path: Path) -> str:
 
 
 def test_client_text_is_escaped_in_the_report(tmp_path):
-    """Column names, values and the title holding HTML or template syntax stay inert text in every page."""
+    """Column names, values and the title holding HTML or template syntax stay inert text in every page; the
+    customer table's report fits 1280 and 390 px wide (with Chromium)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -182,6 +183,11 @@ def test_client_text_is_escaped_in_the_report(tmp_path):
     assert len(pages) == len(STAGES)
     shown = "".join(_assert_inert(page) for page in pages)
     assert TEMPLATE in shown and "&lt;script&gt;" in shown
+    if CHROMIUM:  # a customer table's report, long hostile names and all, fits a desk and a phone
+        from tests.browser import overflows
+
+        for (_, width), seen in overflows([result.report], (1280, 390)).items():
+            assert seen["page"] <= width and not seen["elements"], (width, seen)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
