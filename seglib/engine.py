@@ -18,7 +18,7 @@ import ibis
 
 from seglib.artifacts import STAGING, process_scratch
 from seglib.config import EngineParams
-from seglib.errors import ParamsError
+from seglib.errors import ParamsError, ToolMissingError
 
 #: Exact type for summing money: float sums in a parallel engine depend on row order.
 MONEY = "decimal(38, 6)"
@@ -68,21 +68,76 @@ def connect(engine: EngineParams | None = None, workdir: Path | None = None) -> 
     # Without a workdir: a folder of this process, removed when it ends (in the run's _scratch under the runner).
     scratch = Path(workdir) if workdir is not None else process_scratch("seglib-spark-")
     scratch.mkdir(parents=True, exist_ok=True)
-    builder = (
-        SparkSession.builder.master(engine.spark_master).appName("seglib")
-        .config("spark.sql.session.timeZone", engine.timezone)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.warehouse.dir", str((scratch / "spark-warehouse").resolve()))
-        .config("spark.local.dir", str((scratch / "spark-local").resolve()))
-    )
+    options = {
+        "spark.master": engine.spark_master, "spark.app.name": "seglib",
+        "spark.sql.session.timeZone": engine.timezone,
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.warehouse.dir": str((scratch / "spark-warehouse").resolve()),
+        "spark.local.dir": str((scratch / "spark-local").resolve()),
+    }
     if engine.threads:
-        builder = builder.config("spark.sql.shuffle.partitions", str(engine.threads * 2))
+        options["spark.sql.shuffle.partitions"] = str(engine.threads * 2)
     if engine.memory_limit:
-        builder = builder.config("spark.driver.memory", f"{_megabytes(engine.memory_limit)}m")
+        options["spark.driver.memory"] = f"{_megabytes(engine.memory_limit)}m"
+    _start_quiet_jvm(options)
+    builder = SparkSession.builder
+    for key, value in options.items():
+        builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return ibis.pyspark.connect(session)
+
+
+#: Spark's driver logs errors only, from its first line (``setLogLevel`` comes after the startup warnings).
+_QUIET_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.console.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+# PySpark's JVM counts as a shell, whose level is its entry class's: unset, Spark sets WARN and says so.
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
+"""
+
+
+def _start_quiet_jvm(options: dict[str, str]) -> None:
+    """Start this process's Spark JVM (once; later sessions reuse it) so that nothing it prints reaches our output.
+
+    Left to itself the JVM prints to the process's stdout and stderr, which in a stage kernel are the
+    notebook's output: a JVM notice ("Using incubator modules"), "Using Spark's default log4j profile",
+    "Setting default log level to WARN", and WARN lines logged before ``setLogLevel`` can run (Utils on a
+    host name that resolves to a loopback address, NativeCodeLoader's "Unable to load native-hadoop
+    library", and on a cluster SparkConf's note that spark.local.dir is overridden). Here the driver's
+    log4j is at ERROR from the start (a properties file given to the driver's JVM) and the JVM's stdout
+    and stderr go to ``spark-jvm.log`` in a scratch folder of this process; its last lines are in the
+    error if the JVM does not start. The executors of a cluster log into their worker's folder, never
+    into the run's output (so they are not given the file, which their machines would not have).
+    """
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return
+    folder = process_scratch("seglib-spark-jvm-")
+    config = folder / "log4j2.properties"
+    config.write_text(_QUIET_LOG4J, encoding="utf-8")
+    conf = SparkConf(loadDefaults=False).setAll(options.items())
+    conf.set("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={config.as_uri()}")
+    log = folder / "spark-jvm.log"
+    with open(log, "wb") as out:
+        try:
+            gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": out})
+        except Exception as exc:
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+            raise ToolMissingError(
+                f"Spark's JVM did not start ({type(exc).__name__}); Spark needs Java 17. "
+                f"Its last lines ({log}):\n" + "\n".join(tail)
+            ) from None
+    SparkContext._ensure_initialized(gateway=gateway)
 
 
 def _megabytes(limit: str) -> int:
