@@ -302,7 +302,7 @@ def _drop_examples(typed: ir.Table, raw_columns: list[str], codes: list[int]) ->
         return {}
     parts = [typed.filter(typed["__reason"] == code).select(*raw_columns, __reason=typed["__reason"]).limit(3)
              for code in codes]
-    found = ibis.union(*parts).to_pandas() if len(parts) > 1 else parts[0].to_pandas()
+    found = ibis.union(*parts).to_pandas()
     return {int(code): rows.drop(columns="__reason") for code, rows in found.groupby("__reason")}
 
 

@@ -5,7 +5,8 @@ runs made by ``seglib run``, by earlier batches and by this one alike: outcome, 
 segments, links to the report and, for a failure, to ``FAILED.txt`` with the whole error
 text. A batch adds its own table on top, with the params files that made no run at all
 (a params error, a timeout before the run folder was made). The page is a Jinja2 template
-(``index.html.j2`` among the report's templates, :func:`seglib.rendering.render`) with autoescaping: every text from a client (names, params, error messages) is escaped.
+(``index.html.j2`` among the report's templates, :func:`seglib.rendering.render`) with
+autoescaping: every text from a client (names, params, error messages) is escaped.
 A folder or manifest that cannot be read is listed with the reason; it never stops the page.
 """
 

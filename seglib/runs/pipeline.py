@@ -135,8 +135,7 @@ class HtmlRenders:
 
     def wait(self):
         """Wait for every page; the first failure as ``(stage, exception)``, or None."""
-        failures = [(stage, page.exception()) for stage, page in self.pages if page.exception() is not None]
-        return failures[0] if failures else None
+        return next(((stage, error) for stage, page in self.pages if (error := page.exception()) is not None), None)
 
     def close(self) -> None:
         """Wait for the page being rendered; drop those not started (again: nothing)."""
