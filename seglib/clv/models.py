@@ -151,7 +151,9 @@ def _alive_purchases_by_quadrature(r, alpha, a, b, horizon, x, T) -> np.ndarray:
     The rare fallback where neither transformation of 2F1 gives a finite number.
     """
     u = (_NODES + 1) / 2
-    p = special.betaincinv(a, (b + x)[:, None], u[None, :])
+    # The quantiles depend on x alone, a count with few distinct values: inverted once per value.
+    distinct, which = np.unique(x, return_inverse=True)
+    p = special.betaincinv(a, (b + distinct)[:, None], u[None, :])[which.reshape(-1)]
     p = np.clip(p, 1e-300, 1.0)
     base = alpha + T[:, None]
     f = -np.expm1((r + x[:, None]) * (np.log(base) - np.log(base + p * horizon[:, None]))) / p

@@ -1,8 +1,9 @@
 """The per-customer aggregation of the clean log: one Ibis expression, run by the engine.
 
-The ingest runs :func:`customer_aggregates` in the same pass that removes exact
-duplicates; only the per-customer result (small) reaches pandas, and the features stage
-builds on it. Each transaction feature is defined here exactly, so every backend
+The ingest rolls the clean log up per customer, order and day (:func:`order_days`) in
+the same pass that removes exact duplicates, and :func:`customer_aggregates` sums those
+rows per customer; only the per-customer result (small) reaches pandas, and the features
+stage builds on it. Each transaction feature is defined here exactly, so every backend
 computes the same numbers:
 
 * a *purchase line* is a line with positive quantity (or amount, when there is no
@@ -15,7 +16,7 @@ computes the same numbers:
   snapshot is midnight at the start of the snapshot date;
 * ``avg_order_value``: purchase value (before returns) / frequency;
 * ``mean_days_between_orders``: (last - first purchase) in days / (purchase days - 1), where
-  purchase days are the distinct calendar days with a purchase (three orders within minutes are one
+  purchase days are the distinct days (whole days since 1970-01-01) with a purchase (three orders within minutes are one
   visit, not three gaps of a minute); missing for customers who bought on one day only;
 * ``items_per_order``: purchased quantity / frequency;
 * ``return_rate``: value returned or cancelled / purchase value.
@@ -46,42 +47,86 @@ def _unique_slugs(levels: list[str]) -> list[str]:
     return out
 
 
-def customer_aggregates(
-    clean: ir.Table, snapshot: str, share_levels: dict[str, list[str]], extra: dict | None = None,
-    weighted: bool = False,
-) -> ir.Table:
-    """Per-customer aggregation of the clean log (:func:`seglib.ingest.cleaning.clean_lines`), one Ibis expression.
+def order_days(clean: ir.Table, share_levels: dict[str, list[str]], weighted: bool = False) -> ir.Table:
+    """The clean log (:func:`seglib.ingest.cleaning.clean_lines`) summed per customer, order and day: one engine pass.
 
-    Only lines with ``__kept`` count, each ``__w`` times when ``weighted`` (exact duplicates
-    kept) and once otherwise. Every customer with a row in
-    ``clean`` gets a row (``frequency`` 0 when they have no purchase); ``extra`` adds
-    aggregates to the same pass (the ingest's after-cleaning counts).
+    Every per-customer number (:func:`customer_aggregates`), the purchase histories
+    (:mod:`seglib.ingest.histories`) and the account's after-cleaning counts (:data:`ACCOUNT`)
+    are sums, minima, maxima or distinct counts of order ids and days, so each is computed
+    from these rows (an order a day, far fewer than lines) as exactly as from the log, and the
+    log is read once. Only lines with ``__kept`` count, each ``__w`` times when ``weighted``
+    (exact duplicates kept) and once otherwise; ``day`` is whole days since 1970-01-01 in the
+    timestamps' own clock; ``purchase`` says the order has a purchase line that day.
     """
-    snap = ibis.timestamp(f"{snapshot} 00:00:00").epoch_seconds()
-    has_qty = "quantity" in clean.columns
     kept = clean["__kept"]
     purchase = purchase_line(clean)
+    passes = clean["__reason"] == 0
     # Money is summed as an exact decimal: floating-point sums in a parallel engine depend
     # on the order of the rows, and the same data must give the same numbers every run.
     amount = clean.amount.cast(MONEY)
     weight = clean["__w"] if weighted else None
     value = times_weight(amount, weight)
     aggs = {
-        "frequency": clean.order_id.nunique(where=purchase),
+        "purchase": purchase.any(),
         "monetary": value.sum(where=kept),
         "gross": value.sum(where=purchase),
         "returned": (-value).sum(where=kept & ~purchase & (amount < 0)),
-        "purchase_days": clean.timestamp.date().nunique(where=purchase),
         "first_ts": clean.timestamp.min(where=purchase),
         "last_ts": clean.timestamp.max(where=purchase),
+        # the account's after-cleaning counts
+        "lines_kept": clean["__w"].sum(where=kept),
+        "lines_outlier": clean["__w"].sum(where=passes & clean.is_outlier),
+        "duplicates_raw": (clean["__n"] - 1).sum(),
+        "duplicates_passing": (clean["__n"] - 1).sum(where=passes),
+        "first_kept": clean.timestamp.min(where=kept),
+        "last_kept": clean.timestamp.max(where=kept),
+        "first_drop": clean["__reason"].min(where=clean["__reason"] > 0),
     }
-    if has_qty:
+    if "quantity" in clean.columns:
         aggs["items"] = times_weight(clean.quantity.cast(MONEY), weight).sum(where=purchase)
     for column, levels in share_levels.items():
         for level in levels:
             hit = purchase & (clean[column].fill_null("(missing)") == level)
             aggs[f"{column}__{level}"] = value.sum(where=hit)
-    per = clean.group_by(customer_id=clean.customer_id).aggregate(**aggs, **(extra or {}))
+    keys = {"customer_id": clean.customer_id, "order_id": clean.order_id, "day": epoch_day(clean.timestamp)}
+    return clean.group_by(**keys).aggregate(**aggs)
+
+
+def epoch_day(timestamp: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole days since 1970-01-01 of a timestamp, in its own clock."""
+    return (timestamp.epoch_seconds() / 86400).floor().cast("int64")
+
+
+#: The account's after-cleaning counts in :func:`order_days`, and how a customer's rows combine.
+ACCOUNT = {"lines_kept": "sum", "lines_outlier": "sum", "duplicates_raw": "sum", "duplicates_passing": "sum",
+           "first_kept": "min", "last_kept": "max", "first_drop": "min"}
+
+
+def customer_aggregates(days: ir.Table, snapshot: str, share_levels: dict[str, list[str]]) -> ir.Table:
+    """Per-customer aggregation of the order days (:func:`order_days`), one Ibis expression.
+
+    Every customer with a row in the clean log gets a row (``frequency`` 0 when they have no
+    purchase), with the features and the account's counts (:data:`ACCOUNT`).
+    """
+    snap = ibis.timestamp(f"{snapshot} 00:00:00").epoch_seconds()
+    bought = days.purchase
+    aggs = {
+        "frequency": days.order_id.nunique(where=bought),
+        "monetary": days.monetary.sum(),
+        "gross": days.gross.sum(),
+        "returned": days.returned.sum(),
+        "purchase_days": days.day.nunique(where=bought),
+        "first_ts": days.first_ts.min(),
+        "last_ts": days.last_ts.max(),
+    }
+    has_qty = "items" in days.columns
+    if has_qty:
+        aggs["items"] = days["items"].sum()
+    for column, levels in share_levels.items():
+        for level in levels:
+            aggs[f"{column}__{level}"] = days[f"{column}__{level}"].sum()
+    account = {name: getattr(days[name], how)() for name, how in ACCOUNT.items()}
+    per = days.group_by("customer_id").aggregate(**aggs, **account)
     per = per.mutate(**{c: per[c].cast("float64") for c in aggs if per[c].type().is_decimal()})
     zero = ibis.literal(0.0)
     first = per.first_ts.epoch_seconds()
@@ -105,7 +150,7 @@ def customer_aggregates(
             out[f"share_{column}_{name}"] = ibis.ifelse(
                 per.gross > 0, per[f"{column}__{level}"].fill_null(zero) / per.gross, zero
             )
-    return per.select(**out, **{k: per[k] for k in (extra or {})})
+    return per.select(**out, **{k: per[k] for k in ACCOUNT})
 
 
 def purchase_line(clean: ir.Table) -> ir.BooleanValue:

@@ -23,8 +23,6 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from seglib.config import Params
-from seglib.engine import MONEY
-from seglib.ingest.aggregate import purchase_line, times_weight
 
 #: Below this many days the holdout is too short to judge a forecast.
 MIN_HOLDOUT_DAYS = 28
@@ -81,9 +79,10 @@ def history_window(params: Params, snapshot: str, first_kept: pd.Timestamp) -> H
     return window
 
 
-def purchase_histories(clean: ir.Table, window: HistoryWindow, weighted: bool) -> ir.Table:
+def purchase_histories(days: ir.Table, window: HistoryWindow) -> ir.Table:
     """Per customer: purchase days and values over the window, before the cutoff and after it (one expression).
 
+    ``days`` are the clean log's order days (:func:`seglib.ingest.aggregate.order_days`).
     Columns: ``customer_id``; ``first_day``, ``last_day``, ``days`` (distinct purchase days),
     ``value`` (all days), ``value_repeat`` (days after the first), ``value_recent`` (days in
     the last ``horizon_days`` before the snapshot); with a holdout also ``cal_days``,
@@ -91,11 +90,7 @@ def purchase_histories(clean: ir.Table, window: HistoryWindow, weighted: bool) -
     ``hold_days``, ``hold_value`` (days from the cutoff) and ``hold_1`` … ``hold_<buckets>``
     (purchase days in each bucket of the holdout).
     """
-    day = (clean.timestamp.epoch_seconds() / 86400).floor().cast("int64")
-    value = times_weight(clean.amount.cast(MONEY), clean["__w"] if weighted else None)
-    daily = (clean.filter(purchase_line(clean))
-             .group_by(customer_id=clean.customer_id, day=day)
-             .aggregate(value=value.sum()))
+    daily = days.filter(days.purchase).group_by("customer_id", "day").aggregate(value=days.gross.sum())
     daily = daily.filter(daily.customer_id.notnull() & (daily.day < window.snapshot_day))
     daily = daily.mutate(first_day=daily.day.min().over(group_by=daily.customer_id))
     repeat = daily.day > daily.first_day

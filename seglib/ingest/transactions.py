@@ -17,8 +17,9 @@ import pandas as pd
 
 from seglib import artifacts
 from seglib.config import Params
+from seglib.engine import materialize
 from seglib.errors import InputDataError
-from seglib.ingest.aggregate import customer_aggregates, share_levels
+from seglib.ingest.aggregate import ACCOUNT, customer_aggregates, order_days, share_levels
 from seglib.ingest.histories import history_window, purchase_histories
 from seglib.ingest import parsing
 from seglib.ingest.cleaning import COUNTED_TRIMS, RULE_ORDER, clean_lines, drop_reason, is_cancellation, typed_columns
@@ -58,12 +59,13 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     The passes over the raw log, all in the engine: (1) one aggregate with every quality
     count; (2) the most common category and channel values; (3) the row hashes that occur
     more than once (:func:`seglib.ingest.cleaning.distinct_rows`); (4) the clean log, exact
-    duplicates removed, aggregated per customer together with the account's after-cleaning
-    counts, written to ``out_dir/customer_aggregates.parquet``; (5) a few example rows of
-    each drop rule (these stop early). The
-    clean log itself is written (``clean_transactions.parquet``) only when
-    ``cleaning.write_clean_log`` is on: at 100 million lines, writing it costs more than
-    all the counting.
+    duplicates removed, summed per customer, order and day
+    (:func:`seglib.ingest.aggregate.order_days`, kept as an engine table when the value
+    model needs it too), then per customer together with the account's after-cleaning
+    counts, written to ``out_dir/customer_aggregates.parquet``, and into purchase histories;
+    (5) a few example rows of each drop rule (these stop early). The clean log itself is
+    written (``clean_transactions.parquet``) only when ``cleaning.write_clean_log`` is on:
+    at 100 million lines, writing it costs more than all the counting.
     """
     src = params.input.transactions
     path = params.resolve(src.path)
@@ -103,28 +105,20 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     outliers = params.cleaning.outliers
     threshold = counts.get("outlier_threshold")
     clean = clean_lines(raw, params, info["date_format"], threshold)
-    passes = clean["__reason"] == 0
-    extra = {  # what the account needs, in the same pass as the features
-        "lines_kept": clean["__w"].sum(where=clean["__kept"]),
-        "lines_outlier": clean["__w"].sum(where=passes & clean.is_outlier),
-        "duplicates_raw": (clean["__n"] - 1).sum(),
-        "duplicates_passing": (clean["__n"] - 1).sum(where=passes),
-        "first_kept": clean.timestamp.min(where=clean["__kept"]),
-        "last_kept": clean.timestamp.max(where=clean["__kept"]),
-        "first_drop": clean["__reason"].min(where=clean["__reason"] > 0),
-    }
     levels = share_levels(raw, cols)
-    weighted = params.cleaning.duplicates == "keep"
-    per = customer_aggregates(clean, snapshot, levels, extra=extra, weighted=weighted)
+    days = order_days(clean, levels, weighted=params.cleaning.duplicates == "keep")
+    if params.clv.enabled:  # read twice: computed once into an engine table (an order a day, far fewer rows than lines)
+        days = materialize(con, days, "seglib_order_days")
+    per = customer_aggregates(days, snapshot, levels)
     per = per.order_by("customer_id").to_pandas()
     duplicates_raw = int(per["duplicates_raw"].sum())  # rows without a customer id included
     per = per[per["customer_id"].notna()]
     per.insert(0, "customer_id", per.pop("customer_id").astype(str))
     kept_customers = per[per["lines_kept"].fillna(0) > 0]
-    artifacts.AGGREGATES.write(out_dir, kept_customers.drop(columns=list(extra)))
+    artifacts.AGGREGATES.write(out_dir, kept_customers.drop(columns=list(ACCOUNT)))
     if params.clv.enabled and len(kept_customers) and kept_customers["first_kept"].notna().any():
         window = history_window(params, snapshot, pd.Timestamp(kept_customers["first_kept"].min()))
-        artifacts.HISTORIES.write(out_dir, purchase_histories(clean, window, weighted).order_by("customer_id").to_pandas())
+        artifacts.HISTORIES.write(out_dir, purchase_histories(days, window).order_by("customer_id").to_pandas())
         artifacts.HISTORY_WINDOW.write(out_dir, window.to_dict())
     if params.cleaning.write_clean_log:
         written = clean.filter(clean["__kept"])

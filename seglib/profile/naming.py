@@ -376,8 +376,10 @@ def segment_name(names: Mapping, segment) -> str:
 
 
 def segment_names(names: Mapping, labels) -> list[str]:
-    """:func:`segment_name` of every label."""
-    return [segment_name(names, v) for v in labels]
+    """:func:`segment_name` of every label (worked out once per distinct label: there is a label per customer)."""
+    labels = list(labels)
+    known = {v: segment_name(names, v) for v in set(labels)}
+    return [known[v] for v in labels]
 
 
 def migration_table(before: pd.Series, before_names: dict, after: pd.Series, after_names: dict) -> pd.DataFrame:
