@@ -240,3 +240,19 @@ def test_winsorize_limits_the_pull_of_outliers():
     assert adjusted_rand_score(truth, plain.labels) < 0.5
     assert adjusted_rand_score(truth, clipped.labels) == 1.0
     assert (assign_segments(clipped.model, data) == clipped.labels).all()
+
+
+def test_stability_is_measured_only_where_it_can_change_the_choice(plain):
+    """Five planted groups: the gap statistic points to 5, so only feasible candidates with 4 to 6 segments
+    (window 1) can win; they, and the analyst's choose, get bootstrap stability; the rest say why they have none."""
+    df, _ = plain
+    comp = compare_models(df, numeric=NUMERIC, families=("kmeans", "ward"), k_min=2, k_max=8, **FAST)
+    table = comp.table.set_index("candidate")
+    assert comp.chosen in {f"{f} k={k}" for f in ("kmeans", "ward") for k in (4, 5, 6)}
+    near = table["k"].between(4, 6) & table["feasible"]
+    assert table.loc[near, "stability"].notna().all()
+    assert table.loc[~near, "stability"].isna().all() and (~near).sum() >= 8
+    assert table.loc[~near, "scores_on"].str.contains("stability: not measured").all()
+    assert not table.loc[near, "scores_on"].str.contains("not measured").any()
+    forced = compare_models(df, numeric=NUMERIC, families=("kmeans",), choose="kmeans k=2", **FAST)
+    assert pd.notna(forced.table.set_index("candidate").loc["kmeans k=2", "stability"])

@@ -207,9 +207,6 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
         errors.update({s: f"{type(e).__name__}: {e}" for s, e in fits.items() if isinstance(e, Exception)})
         extenders.update(ok)
         raws.update(fam.extend_all(ok, X, C))
-        if opts.n_resamples and ok:
-            stab.update(sc.stability(family, list(ok), X, C, r, raws, n_resamples=opts.n_resamples,
-                                     seed=opts.seed, n_numeric=len(opts.numeric)))
         fitted_on.update({s: fam.describe_fit(family, n, len(r)) for s in group})
 
     records, labels_by_name = [], {}
@@ -220,19 +217,29 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
             labels_by_name[spec.name] = pd.Series(mapped, index=features.index, name="segment")
             rec.update(_partition_facts(mapped, opts))
             rec.update(sc.separation_scores(X, mapped, score_rows))
-            rec["stability"], refits = stab.get(spec, (np.nan, None))
             if spec.family == "gmm":
                 rec["bic"] = float(extenders[spec].estimator.bic(X[rows["gmm"]]))
-            if spec.family == "rfm":
-                rec["scores_on"] = score_rows.describe(0, 0)
-            else:
-                rec["scores_on"] = score_rows.describe(min(len(rows[spec.family]), sc.STABILITY_ROWS), opts.n_resamples,
-                                                       refits)
         records.append(rec)
     gap = None
     ks = sorted({int(s.k) for s in specs if s.k is not None})
     if opts.k_rule == "gap" and ks:
         gap = gap_statistic(X, range(max(1, ks[0]), ks[-1] + 1), seed=opts.seed)
+    # Stability (bootstrap refits, the costly score) only where it can decide: the candidates that can be chosen.
+    contenders = _contenders(specs, records, None if gap is None else gap.k, opts.choose)
+    for family in dict.fromkeys(s.family for s in contenders if s.family != "rfm" and s in raws):
+        if opts.n_resamples:
+            stab.update(sc.stability(family, [s for s in contenders if s.family == family and s in raws], X, C,
+                                     rows[family], raws, n_resamples=opts.n_resamples, seed=opts.seed,
+                                     n_numeric=len(opts.numeric)))
+    for spec, rec in zip(specs, records):
+        if spec not in raws:
+            continue
+        rec["stability"], refits = stab.get(spec, (np.nan, None))
+        if spec.family == "rfm":
+            rec["scores_on"] = score_rows.describe(0, 0)
+        else:
+            rec["scores_on"] = score_rows.describe(min(len(rows[spec.family]), sc.STABILITY_ROWS), opts.n_resamples,
+                                                   refits, measured=spec in contenders)
     table = sc.rank_table(pd.DataFrame.from_records(records), None if gap is None else gap.k, window=WINDOW)
 
     chosen = opts.choose or _best(table, opts)
@@ -357,6 +364,19 @@ def _partition_facts(labels, opts: _Settings) -> dict:
         "feasible": not why,
         "why_not_feasible": "; ".join(why),
     }
+
+
+def _contenders(specs: list, records: list[dict], k_gap: int | None, choose: str | None) -> list:
+    """The candidates that can be chosen: the feasible ones nearest the gap statistic's k (as
+    :func:`seglib.cluster.scores.rank_table` ranks them), every feasible one without a gap, and the
+    analyst's ``choose``. The others are ranked after them whatever their stability.
+    """
+    k = {s: rec.get("k") for s, rec in zip(specs, records)}  # found, not asked for: HDBSCAN finds its own
+    feasible = [s for s, rec in zip(specs, records) if rec.get("feasible") and s.family != "rfm"]
+    if k_gap is not None and feasible:
+        far = {s: max(0, abs(int(k[s]) - k_gap) - WINDOW) for s in feasible}
+        feasible = [s for s in feasible if far[s] == min(far.values())]
+    return feasible + [s for s in specs if s.name == choose and s not in feasible]
 
 
 def _best(table: pd.DataFrame, opts: _Settings) -> str:

@@ -62,16 +62,20 @@ class ScoreRows:
             dist = pairwise_distances(X[sil])
         return cls(n, sil, metric, dist)
 
-    def describe(self, stab_rows: int, n_resamples: int, refits: int | None = None) -> str:
+    def describe(self, stab_rows: int, n_resamples: int, refits: int | None = None, measured: bool = True) -> str:
         """The ``scores_on`` sentence: which customers each score was computed on (``refits``: how many
-        bootstrap refits stability took, when the first ones agreed before ``n_resamples``)."""
+        bootstrap refits stability took, when the first ones agreed before ``n_resamples``; ``measured``
+        False: stability was not measured, the candidate could not be chosen whatever its stability)."""
 
         def on(rows):
             return "all" if len(rows) >= self.n else f"sample of {len(rows):,}"
 
         sil = "off" if self.silhouette is None else on(self.silhouette)
         parts = [f"silhouette: {sil}", f"CH/DB: {on(self.metric)}"]
-        if n_resamples and refits is not None and 0 < refits < n_resamples:
+        if n_resamples and not measured:
+            parts.append("stability: not measured (it could not change the choice: the candidate is infeasible "
+                         "or further from the gap statistic's number of segments than others)")
+        elif n_resamples and refits is not None and 0 < refits < n_resamples:
             parts.append(f"stability: {refits} bootstrap refits of {stab_rows:,} (of up to {n_resamples}: "
                          f"the first {refits} agreed within {AGREED_SPREAD})")
         elif n_resamples:
