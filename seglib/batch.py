@@ -19,8 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from seglib import artifacts
 from seglib.config import load_params
@@ -28,6 +27,9 @@ from seglib.errors import ParamsError, SeglibError, StageError
 from seglib.runs import clean_abandoned_runs, write_index
 from seglib.runs.folders import first_line
 from seglib.runs.index import INDEX_FILE, css_class, format_seconds, href
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["INDEX_FILE", "RunOutcome", "params_files", "run_batch", "summary_table"]
 
@@ -237,6 +239,8 @@ def run_batch(paths: list[str], reports: Path, jobs: int = 1, progress=print,
 
 def summary_table(rows: list[RunOutcome], width: int = 100) -> pd.DataFrame:
     """One line per run for the terminal (the error's first line, cut to ``width``; the index has it whole)."""
+    import pandas as pd
+
     def short(text: str) -> str:
         line = first_line(text)
         return line if len(line) <= width else line[:width - 1] + "…"

@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 
 from seglib import artifacts
-from seglib.batch import INDEX_FILE, RunOutcome, run_batch, summary_table
 from seglib.errors import SeglibError
 from seglib.notebook import project_root
 from seglib.runs import run_pipeline, write_index
 
 
 def _run(args) -> int:
+    from seglib.batch import RunOutcome
+
     t0 = time.perf_counter()
     try:
         result = run_pipeline(args.params, args.reports)
@@ -41,6 +42,8 @@ def _demo(args) -> int:
 
 
 def _batch(args) -> int:
+    from seglib.batch import INDEX_FILE, run_batch, summary_table
+
     reports = Path(args.reports) if args.reports else project_root() / "reports"
     rows = run_batch(args.params, reports, jobs=args.jobs, timeout=args.timeout)
     print(summary_table(rows).to_string(index=False))

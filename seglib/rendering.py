@@ -31,11 +31,14 @@ import subprocess
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from markupsafe import Markup
 
 from seglib.errors import SeglibError, ToolMissingError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_TABLE_ROWS = 40
 
@@ -91,6 +94,8 @@ def joined(items, separator: str = ", ") -> list:
 
 def _cells(frame: pd.DataFrame, floatfmt: str) -> list[list[str]]:
     """The table's cells as text: floats with ``floatfmt``, missing values empty."""
+    import pandas as pd  # here, not at the top: the runner imports this module before it needs pandas
+
     formats = [floatfmt.format if pd.api.types.is_float_dtype(dtype) else str for dtype in frame.dtypes]
     return [["" if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else fmt(value)
              for value, fmt in zip(row, formats)] for row in frame.itertuples(index=False, name=None)]
@@ -143,6 +148,8 @@ def spreadsheet_text(value):
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A table for a CSV that spreadsheets open: text cells and column names guarded by :func:`spreadsheet_text`."""
+    import pandas as pd
+
     out = frame.copy()
     for col in out.columns:
         if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_datetime64_any_dtype(out[col])):

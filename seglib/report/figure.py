@@ -4,8 +4,9 @@ A :class:`SegFigure` carries ``alt``, a sentence or two saying what the chart sh
 its main finding. In a notebook it shows itself as HTML, one ``<img>`` with that alt
 text and the PNG inline (base64), so the alt text reaches every page nbconvert renders
 from the notebook (the stakeholder report and the analysts' HTML) and no image loads
-from anywhere. The PNG is saved with a tight bounding box: a label that outgrows the
-axes widens the image instead of being cut.
+from anywhere. Charts are laid out by matplotlib's constrained layout, which keeps axes
+labels, legends and titles inside the figure; text placed by hand (a note) is kept by
+cropping the PNG to what is drawn instead (``tight``).
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ class SegFigure(Figure):
 
     #: What the chart shows and its main finding, in words (set by each chart).
     alt: str = ""
+    #: Crop the PNG to what is drawn (a second drawing of the figure): for text placed by hand, which
+    #: constrained layout does not place. Axes, their labels, legends and titles it keeps inside the figure.
+    tight: bool = False
 
     def png(self) -> bytes:
-        """The figure as PNG, everything drawn on it included (tight bounding box)."""
+        """The figure as PNG, everything drawn on it included."""
         buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=self.dpi, bbox_inches="tight", pad_inches=0.08)
+        crop = {"bbox_inches": "tight", "pad_inches": 0.08} if self.tight else {}
+        self.savefig(buffer, format="png", dpi=self.dpi, **crop)
         return buffer.getvalue()
 
     def description(self) -> str:
@@ -63,6 +68,7 @@ def note_figure(text: str) -> SegFigure:
     fig = figure(8, 0.7)
     fig.text(0.01, 0.5, wrap(text, 110), fontsize=10, va="center")
     fig.alt = text
+    fig.tight = True
     return fig
 
 

@@ -16,8 +16,6 @@ from pathlib import Path
 
 from seglib import artifacts
 from seglib.config import dump_params, load_params
-from seglib.features import check_use
-from seglib.ingest import preflight
 from seglib.notebook import project_root
 from seglib.rendering import render_notebook_html, render_report_html
 from seglib.runs.cleanup import clean_abandoned_runs
@@ -56,16 +54,23 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     except OSError as exc:
         progress(f"{params.client}: warning: could not clean up after killed runs in {client_dir} ({exc}); "
                  f"remove their .tmp- folders by hand if no run of this client is going")
-    check_use(params, preflight(params))  # files, columns and feature names checked before stage 1
     client_dir.mkdir(parents=True, exist_ok=True)
     run_id, tmp = allocate_run(client_dir)
-    artifacts.PARAMS.write(tmp, dump_params(with_absolute_paths(params)))
     started = time.perf_counter()
     notebooks = project_root() / "notebooks"
     scratch = artifacts.SCRATCH.path(tmp)  # the kernel's temporary files, inside the run folder
     report_nb = artifacts.executed_notebook(tmp, STAGES[-1])
     with WarmKernel(ensure_kernel(), artifacts.KERNEL_LOG.path(tmp), scratch) as warm, HtmlRenders(tmp) as html:
-        warm.start(notebooks, imports=STAGE_IMPORTS)  # starts and imports while papermill is imported here
+        # The kernel starts and imports what the stages need while this process checks the inputs and
+        # imports papermill (seconds each, on the machine's two cores at once).
+        warm.start(notebooks, imports=STAGE_IMPORTS)
+        try:
+            _check_inputs(params)  # files, columns and feature names checked before stage 1
+        except BaseException:
+            warm.close()
+            shutil.rmtree(tmp, ignore_errors=True)  # nothing ran: a params or input error leaves no run folder
+            raise
+        artifacts.PARAMS.write(tmp, dump_params(with_absolute_paths(params)))
         pm = _papermill()
 
         manifest = new_manifest(params, params_file, run_id)
@@ -89,6 +94,15 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     tmp.rename(final)
     point_latest(client_dir, run_id)
     return RunResult(final, artifacts.REPORT.path(final), manifest)
+
+
+def _check_inputs(params) -> None:
+    """The preflight (:func:`seglib.ingest.preflight`, then :func:`seglib.features.check_use`): imported here,
+    so the runner's kernel starts before this process imports pandas and the engine."""
+    from seglib.features import check_use
+    from seglib.ingest import preflight
+
+    check_use(params, preflight(params))
 
 
 def _papermill():
