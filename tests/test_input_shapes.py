@@ -301,3 +301,23 @@ def test_float_written_ids_in_text_files_lose_their_zero(tmp_path):
     result, per = _ingest(tmp_path, text, {"columns": {"customer_id": "cust", "timestamp": "when", "amount": "amount"}})
     assert list(per.index) == ["00077", "12346"] and per.loc["12346", "frequency"] == 2
     assert id_text(pd.Series(["12346.0", "00077", "A-1.0"])).tolist() == ["12346", "00077", "A-1.0"]
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S"], ids=["iso-cast", "parts"])
+def test_timestamp_text_reads_the_same_by_cast_and_by_parts(fmt):
+    """ISO text is read by the engine's cast after the format's pattern test, other formats part by part: both
+    accept one-digit parts and surrounding spaces, and give null for impossible dates and times and other shapes."""
+    import ibis
+
+    from seglib.ingest import parsing
+
+    sep = "-" if "-" in fmt else "/"
+    cells = ["2023-01-05 08:03:25", "2023-1-5 8:03:25", " 2024-02-29 10:00:00 ", "2023-02-29 10:00:00",
+             "2023-04-31 00:00:00", "2023-01-05 24:00:00", "2023-01-05", "2023-01-05 08:03", "2023-13-01 00:00:00",
+             "2023-01-05T08:03:25", "0999-01-01 00:00:00", None]
+    table = ibis.memtable(pd.DataFrame({"v": [c.replace("-", sep) if c else c for c in cells]}))
+    got = ibis.duckdb.connect().execute(table.select(t=parsing.timestamp(table.v, fmt)))["t"]
+    assert (fmt in parsing.CASTABLE_FORMATS) == (sep == "-")  # both routes are tried
+    assert got.isna().tolist() == [False, False, False] + [True] * 7 + [False, True]
+    assert [str(t) for t in got.iloc[[0, 1, 2, 10]]] == ["2023-01-05 08:03:25", "2023-01-05 08:03:25",
+                                                         "2024-02-29 10:00:00", "0999-01-01 00:00:00"]

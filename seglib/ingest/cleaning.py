@@ -134,11 +134,12 @@ def is_cancellation(t: ir.Table, params: Params) -> ir.BooleanValue:
     return ibis.literal(False)
 
 
-def clean_lines(raw: ir.Table, params: Params, date_format: str | None, threshold: float | None) -> ir.Table:
+def clean_lines(typed: ir.Table, raw_columns: list[str], params: Params, threshold: float | None) -> ir.Table:
     """The clean log as one expression: distinct raw rows, typed, with their reason and weight.
 
-    Each distinct raw row appears once with ``__n``, how many times the file holds it
-    (:func:`distinct_rows`). Columns:
+    ``typed`` is the raw table beside its typed columns (:func:`typed_columns`), ``__reason``
+    (:func:`drop_reason`) and ``__cancel``; each distinct raw row (equal on ``raw_columns``)
+    appears once with ``__n``, how many times the file holds it (:func:`distinct_rows`). Columns:
 
     * the canonical columns (``customer_id``, ``timestamp``, ``amount``, ... as mapped),
       ``order_id`` (``customer_id@timestamp`` when no order id is mapped), ``is_cancellation``,
@@ -149,9 +150,7 @@ def clean_lines(raw: ir.Table, params: Params, date_format: str | None, threshol
       dropped, ``__n`` when they are kept.
     """
     cols = params.input.transactions.columns
-    grouped = distinct_rows(raw)
-    typed, _ = typed_columns(grouped, params, date_format=date_format)
-    typed = typed.mutate(__reason=drop_reason(typed, params), __cancel=is_cancellation(typed, params))
+    typed = distinct_rows(typed, raw_columns)
     canon = [c.removeprefix("__") for c in typed.columns
              if c.startswith("__") and not c.startswith("__bad_") and c not in ("__reason", "__n")]
     clean = typed.select(**{c: typed[f"__{c}"] for c in canon}, __reason=typed["__reason"], __n=typed["__n"])
@@ -177,25 +176,26 @@ def clean_lines(raw: ir.Table, params: Params, date_format: str | None, threshol
     return clean.mutate(__kept=kept, __w=weight)
 
 
-def distinct_rows(raw: ir.Table) -> ir.Table:
-    """Each distinct raw row once, with ``__n``: how many times it occurs (exact, on all columns).
+def distinct_rows(table: ir.Table, key: list[str]) -> ir.Table:
+    """Each distinct row of ``table`` (equal on the ``key`` columns) once, with ``__n``: how many times it occurs.
 
-    Grouping a log on all its columns builds a hash table as wide as the log: at 100
-    million lines that is tens of GB and the engine spills to disk for minutes. Instead,
-    a hash of each row is counted first (a table of one integer per row); rows whose hash
-    occurs once cannot have an exact duplicate and pass through with ``__n = 1``, and only
-    rows whose hash repeats (duplicates, plus rare hash collisions) are grouped on all their
-    columns. The result is exact on every engine, whatever its hash function: a collision
-    only sends a few more rows through the exact grouping.
+    The other columns must be functions of the key (the typed columns beside the raw ones),
+    so rows equal on the key are equal on all. Grouping a log on all its columns builds a
+    hash table as wide as the log: at 100 million lines that is tens of GB and the engine
+    spills to disk for minutes. Instead, a hash of each row's key is counted first (a table
+    of one integer per row); rows whose hash occurs once cannot have an exact duplicate and
+    pass through with ``__n = 1``, and only rows whose hash repeats (duplicates, plus rare
+    hash collisions) are grouped on all their columns. The result is exact on every engine,
+    whatever its hash function: a collision only sends a few more rows through the exact grouping.
     """
-    columns = list(raw.columns)
-    hashed = raw.mutate(__h=ibis.struct({c: raw[c] for c in columns}).hash())
+    columns = list(table.columns)
+    hashed = table.mutate(__h=ibis.struct({c: table[c] for c in key}).hash())
     repeated = (
         hashed.group_by("__h").aggregate(__c=ibis._.count())
         .filter(ibis._["__c"] > 1).select("__h")
     )
     # Computed once into an engine table (small: only the hashes that occur more than once).
-    repeated = materialize(raw._find_backend(), repeated, "seglib_repeated_rows")
+    repeated = materialize(table._find_backend(), repeated, "seglib_repeated_rows")
     single = hashed.anti_join(repeated, "__h").select(*columns).mutate(__n=ibis.literal(1, "int64"))
     several = hashed.semi_join(repeated, "__h").group_by(columns).aggregate(__n=ibis._.count().cast("int64"))
     return single.union(several)

@@ -191,6 +191,11 @@ def number(column: ir.Value, decimal: str = ".") -> ir.FloatingValue:
     return ibis.ifelse(absurd, ibis.null("float64"), number)
 
 
+#: Formats whose text (once it matches :func:`format_regex`) DuckDB and Spark cast to a timestamp as they are,
+#: real dates only (2023-02-29 is null), one-digit months, days and hours included.
+CASTABLE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
 def timestamp(column: ir.Value, fmt: str | None) -> ir.TimestampValue:
     """A column as a timestamp; text that does not match ``fmt`` or is no real date becomes null.
 
@@ -206,6 +211,11 @@ def timestamp(column: ir.Value, fmt: str | None) -> ir.TimestampValue:
         return column.cast("timestamp").truncate("s")
     value = text(column)
     pattern, names = format_regex(fmt)
+    if fmt in CASTABLE_FORMATS:
+        # ISO text: the engine's own cast reads it, after the same pattern test (so the same text is accepted).
+        # Several times faster than extracting the parts, which the engine does once per use of each part.
+        return ibis.ifelse(value.re_search(pattern).fill_null(False), value.try_cast("timestamp"),
+                           ibis.null("timestamp"))
     raw = {name: value.re_extract(pattern, i + 1) for i, name in enumerate(names)}
     num = {name: part.try_cast("int64") for name, part in raw.items()}
     if "year" in num:

@@ -36,6 +36,9 @@ _EXTENSIONS = {
 }
 
 
+#: The name of every engine table holding a copy of a client file (text and Excel inputs).
+STAGED_PREFIX = "seglib_staged_"
+
 def detect_format(files: list[Path], source: SourceParams) -> str:
     if source.format != "auto":
         return source.format
@@ -215,7 +218,7 @@ def read_source(
                 if names:
                     table = table.rename(dict(zip(names, table.columns)))
             if stage:
-                table = materialize(con, table, f"seglib_staged_{role.rsplit('.', 1)[-1]}")
+                table = materialize(con, table, f"{STAGED_PREFIX}{role.rsplit('.', 1)[-1]}")
         elif fmt == "parquet":
             if len(files) > 1 and not source.union_by_name:
                 import pyarrow.parquet as pq
@@ -251,7 +254,7 @@ def read_source(
             frame = pd.concat(frames, ignore_index=True)
             if header_only:  # no rows: say the columns are text, as the cells would be
                 frame = frame.astype("string")
-            table = materialize(con, ibis.memtable(frame), "seglib_excel")
+            table = materialize(con, ibis.memtable(frame), f"{STAGED_PREFIX}excel")
     except InputDataError:
         raise
     except Exception as exc:  # the engine's own message, with the file named

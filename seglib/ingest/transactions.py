@@ -24,7 +24,7 @@ from seglib.ingest.histories import history_window, purchase_histories
 from seglib.ingest import parsing
 from seglib.ingest.cleaning import COUNTED_TRIMS, RULE_ORDER, clean_lines, drop_reason, is_cancellation, typed_columns
 from seglib.ingest.quality import QualityAccount
-from seglib.ingest.reading import read_source
+from seglib.ingest.reading import STAGED_PREFIX, read_source
 
 _MAX_UNREADABLE_SHARE = 0.01
 #: Above this correlation between quantity and unit price, the "unit price" is probably a line total.
@@ -85,6 +85,8 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     typed, info = typed_columns(raw, params)
     cols = src.columns
     typed = typed.mutate(__reason=drop_reason(typed, params), __cancel=is_cancellation(typed, params))
+    if _staged(raw):  # the engine holds a copy of the file anyway: typed and judged once, read by every pass
+        typed = materialize(con, typed, "seglib_typed")
     counts = _quality_counts(typed, params, raw_columns)
     _unreadable_check(typed, counts, params, _checked_columns(cols))
     if counts["issue_cancellation_rows"] > 0.5 * counts["rows_read"]:
@@ -104,7 +106,7 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     snapshot = _snapshot(params, counts, path)
     outliers = params.cleaning.outliers
     threshold = counts.get("outlier_threshold")
-    clean = clean_lines(raw, params, info["date_format"], threshold)
+    clean = clean_lines(typed, raw_columns, params, threshold)
     levels = share_levels(raw, cols)
     days = order_days(clean, levels, weighted=params.cleaning.duplicates == "keep")
     if params.clv.enabled:  # read twice: computed once into an engine table (an order a day, far fewer rows than lines)
@@ -217,6 +219,15 @@ def _duplicates_policy(params: Params, counts: dict) -> tuple[Params, bool]:
     provable = "order_id" in params.input.transactions.columns or counts["with_time_of_day"] > 0
     cleaning = params.cleaning.model_copy(update={"duplicates": "drop" if provable else "keep"})
     return params.model_copy(update={"cleaning": cleaning}), not provable
+
+
+def _staged(raw: ir.Table) -> bool:
+    """The raw table is the engine's own copy of the file (text and Excel inputs, see
+    :func:`seglib.ingest.reading.read_source`), not the file read in place (Parquet)."""
+    try:
+        return raw.get_name().rsplit(".", 1)[-1].startswith(STAGED_PREFIX)  # catalog.database.name on DuckDB
+    except (AttributeError, TypeError, ValueError):  # an expression, not a named table
+        return False
 
 
 def _checked_columns(cols: dict[str, str]) -> dict[str, str]:

@@ -163,8 +163,8 @@ class HtmlRenders:
 
 
 #: What the stages import, sent to the kernel as it starts (see :meth:`WarmKernel.start`).
-STAGE_IMPORTS = ("seglib.ingest", "seglib.features", "seglib.cluster", "seglib.profile", "seglib.report",
-                 "seglib.notebook")
+STAGE_IMPORTS = ("seglib.ingest", "ibis.backends.duckdb", "seglib.features", "seglib.cluster", "seglib.profile",
+                 "seglib.report", "seglib.notebook")
 
 
 def _run_stages(pm, warm, html, params, tmp, client_dir, run_id, manifest, notebooks, started, progress):
