@@ -60,3 +60,20 @@ def test_story_in_markdown(path):
     nb = json.loads(path.read_text())
     first = "".join(nb["cells"][0]["source"])
     assert nb["cells"][0]["cell_type"] == "markdown" and (first.startswith("# ") or "TOC" in first)
+
+
+def test_the_warm_kernel_imports_what_every_notebook_imports():
+    """A run's kernel imports STAGE_IMPORTS as it starts, so no stage pays its imports: every module a
+    notebook imports is among them (a new import in a notebook must be added there too)."""
+    from seglib.runs.pipeline import STAGE_IMPORTS
+
+    imported = set()
+    for path in PATHS:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                for node in ast.walk(ast.parse("".join(cell["source"]))):
+                    if isinstance(node, ast.Import):
+                        imported |= {alias.name for alias in node.names}
+                    elif isinstance(node, ast.ImportFrom):
+                        imported.add(node.module)
+    assert imported and imported <= set(STAGE_IMPORTS), sorted(imported - set(STAGE_IMPORTS))
