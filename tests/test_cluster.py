@@ -254,5 +254,10 @@ def test_stability_is_measured_only_where_it_can_change_the_choice(plain):
     assert table.loc[~near, "stability"].isna().all() and (~near).sum() >= 8
     assert table.loc[~near, "scores_on"].str.contains("stability: not measured").all()
     assert not table.loc[near, "scores_on"].str.contains("not measured").any()
+    from seglib.report.plots import scores_by_k
+
+    chart = scores_by_k(comp.table)  # the chart says so too, and keeps every panel on the whole k range
+    assert "Stability was measured only for the candidates that could be chosen." in chart.alt
+    assert all(ax.get_xlim()[0] < 2 and ax.get_xlim()[1] > 8 for ax in chart.axes if ax.get_visible())
     forced = compare_models(df, numeric=NUMERIC, families=("kmeans",), choose="kmeans k=2", **FAST)
     assert pd.notna(forced.table.set_index("candidate").loc["kmeans k=2", "stability"])

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.patheffects import withStroke
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from seglib.features import correlations, log_view
 from seglib.profile import segment_name
@@ -149,11 +149,19 @@ def scores_by_k(table: pd.DataFrame) -> SegFigure:
     fig = figure(10, 6.4)
     axes = fig.subplots(2, 2).ravel()
     found = []
+    ks = data["k"].dropna()
+    # Stability is measured only for the candidates that could be chosen (seglib.cluster.compare).
+    partial = "stability" in data and data["stability"].isna().any() and data["stability"].notna().any()
     for ax, metric in zip(axes, metrics):
+        if len(ks):  # every panel on the same whole-number k axis, also where a score was measured for a few k only
+            ax.set_xlim(ks.min() - 0.4, ks.max() + 0.4)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         best = data.groupby(["family", "k"], as_index=False)[metric].agg("max" if metric != "davies_bouldin" else "min")
         for family, line in best.groupby("family"):  # one value per k: a plain line (no estimator to run)
             ax.plot(line["k"], line[metric], marker="o", markersize=4, label=family, color=colors[family])
         better = "lower is better" if metric == "davies_bouldin" else "higher is better"
+        if metric == "stability" and partial:
+            better += ")\n(measured only where it could change the choice"
         ax.set_title(f"{metric.replace('_', ' ')} ({better})", fontsize=10)
         ax.set_xlabel("k (number of segments)")
         ax.set_ylabel(metric.replace("_", " "))
@@ -165,7 +173,8 @@ def scores_by_k(table: pd.DataFrame) -> SegFigure:
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
     fig.alt = (f"Line charts of {len(metrics)} clustering scores against the number of segments k, one line per "
-               f"family ({', '.join(families)})." + (f" Of these, {' and '.join(found)}." if found else ""))
+               f"family ({', '.join(families)})." + (f" Of these, {' and '.join(found)}." if found else "")
+               + (" Stability was measured only for the candidates that could be chosen." if partial else ""))
     return fig
 
 
