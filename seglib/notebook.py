@@ -41,3 +41,36 @@ def open_stage(params_file: str, run_dir: str) -> tuple[Params, Path]:
     folder = resolve(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return params, folder
+
+
+#: The thread importing the later stages' packages in a run's warm kernel (see :func:`import_in_background`).
+_importing = None
+
+
+def import_in_background(modules: list[str]) -> None:
+    """Import ``modules`` in a thread of this kernel while the first stage runs (a run's warm kernel only).
+
+    The runner imports what the ingest needs before it starts; the other stages' packages
+    (scikit-learn, matplotlib, ...) load meanwhile, mostly while the engine works without
+    Python's lock. The runner waits for them (:func:`imports_done`) before the next stage; a
+    module that fails to import here fails again, with its message, in the notebook that imports it.
+    """
+    import importlib
+    import threading
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported by the notebook's own import cell
+                continue
+
+    global _importing
+    _importing = threading.Thread(target=load, name="seglib-imports", daemon=True)
+    _importing.start()
+
+
+def imports_done() -> None:
+    """Wait for :func:`import_in_background` (nothing to wait for outside a run's warm kernel)."""
+    if _importing is not None:
+        _importing.join()

@@ -77,3 +77,16 @@ def test_the_warm_kernel_imports_what_every_notebook_imports():
                     elif isinstance(node, ast.ImportFrom):
                         imported.add(node.module)
     assert imported and imported <= set(STAGE_IMPORTS), sorted(imported - set(STAGE_IMPORTS))
+
+
+def test_later_imports_load_in_a_thread_and_a_failure_waits_for_its_notebook():
+    """The warm kernel's later imports run in a thread; waiting for them returns once they are loaded, and a
+    module that cannot be imported is skipped there (its notebook's import cell reports it)."""
+    import sys
+
+    import seglib.notebook
+
+    sys.modules.pop("colorsys", None)
+    seglib.notebook.import_in_background(["no_such_module_for_seglib", "colorsys"])
+    seglib.notebook.imports_done()
+    assert "colorsys" in sys.modules and "no_such_module_for_seglib" not in sys.modules

@@ -83,26 +83,31 @@ class WarmKernel:
         self.km = local_kernel_manager(log, scratch)(kernel_name=kernel_name)
         self._client = None
 
-    def start(self, cwd: Path, imports: tuple[str, ...] = ()) -> None:
-        """Start the kernel in ``cwd`` now and have it import ``imports`` while the caller goes on.
+    def start(self, cwd: Path, imports: tuple[str, ...] = (), later: tuple[str, ...] = ()) -> None:
+        """Start the kernel in ``cwd`` now and have it import ``imports`` while the caller goes on, then
+        ``later`` in a thread of its own while the first notebook runs (:func:`seglib.notebook.import_in_background`).
 
-        The runner starts the kernel before it has finished its own preparations (papermill's import, the
-        manifest), so the kernel's start and the stages' imports overlap them on the machine's other core.
-        The imports are only sent: the first notebook's cells queue behind them in the kernel, and an import
-        that fails is reported by that notebook's own import cell, with its cell and error.
+        The runner starts the kernel before it has finished its own preparations (the input checks,
+        papermill's import, the manifest), so the kernel's start and the stages' imports overlap them on the
+        machine's other core. The imports are only sent: the first notebook's cells queue behind them in the
+        kernel, and an import that fails is reported by the notebook's own import cell, with its cell and error.
         """
         from jupyter_client.utils import run_sync
 
         # The arguments papermill's client would start it with (history in memory, not in the user's profile).
         run_sync(self.km.start_kernel)(cwd=str(cwd), extra_arguments=["--HistoryManager.hist_file=:memory:"])
-        if imports:
-            self.client().execute(f"import {', '.join(imports)}", silent=True, store_history=False)
+        code = f"import {', '.join(imports)}" if imports else ""
+        if later:
+            code += f"\nimport seglib.notebook\nseglib.notebook.import_in_background({list(later)!r})"
+        if code:
+            self.client().execute(code, silent=True, store_history=False)
 
     def reset(self) -> None:
-        """An empty namespace (modules stay imported), before the next stage's notebook."""
+        """An empty namespace (modules stay imported, the later imports done), before the next stage's notebook."""
         if not self.km.has_kernel:
             return
-        self.client().execute_interactive("%reset -f", store_history=False, timeout=60)
+        self.client().execute_interactive("import seglib.notebook\nseglib.notebook.imports_done()\n%reset -f",
+                                          store_history=False, timeout=600)
 
     def client(self):
         """This runner's own client on the kernel (papermill's client is another), started once; it waits for the

@@ -63,7 +63,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     with WarmKernel(ensure_kernel(), artifacts.KERNEL_LOG.path(tmp), scratch) as warm, HtmlRenders(tmp) as html:
         # The kernel starts and imports what the stages need while this process checks the inputs and
         # imports papermill (seconds each, on the machine's two cores at once).
-        warm.start(notebooks, imports=STAGE_IMPORTS)
+        warm.start(notebooks, imports=FIRST_IMPORTS, later=STAGE_IMPORTS[len(FIRST_IMPORTS):])
         try:
             _check_inputs(params)  # files, columns and feature names checked before stage 1
         except BaseException:
@@ -163,8 +163,10 @@ class HtmlRenders:
 
 
 #: What the stages import, sent to the kernel as it starts (see :meth:`WarmKernel.start`).
-STAGE_IMPORTS = ("seglib.ingest", "ibis.backends.duckdb", "seglib.features", "seglib.cluster", "seglib.profile",
-                 "seglib.report", "seglib.notebook")
+STAGE_IMPORTS = ("seglib.ingest", "ibis.backends.duckdb", "seglib.notebook", "seglib.features", "seglib.cluster",
+                 "seglib.profile", "seglib.report")
+#: Of those, what the first stage needs: imported before it starts; the rest load while it runs.
+FIRST_IMPORTS = STAGE_IMPORTS[:3]
 
 
 def _run_stages(pm, warm, html, params, tmp, client_dir, run_id, manifest, notebooks, started, progress):
