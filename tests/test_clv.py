@@ -389,3 +389,26 @@ def test_the_forecast_sentences_follow_their_numbers():
     quiet = _summary(float("nan"), float("nan"))
     assert "cannot be judged" in ForecastText(quiet, names).holdout_sentence()
     assert "closer" not in ForecastText(quiet, names).holdout_sentence()
+
+
+def test_many_customers_are_fitted_on_a_fixed_seed_sample_that_recovers_the_truth(planted, monkeypatch):
+    """Above FIT_MAX_CUSTOMERS the value model is fitted on a fixed-seed sample: the planted parameters are still
+    recovered, the same sample is drawn every time, and the fit says whom it saw."""
+    from seglib.clv import forecast
+
+    x, m = _spend(len(planted["x"]))
+    inputs = pd.DataFrame({"x": planted["x"], "t_x": planted["t_x"], "T": planted["T"],
+                           "m": np.where(planted["x"] > 0, m, 0.0)},
+                          index=pd.Index([f"C{i:05d}" for i in range(len(planted["x"]))]))
+    monkeypatch.setattr(forecast, "FIT_MAX_CUSTOMERS", 4_000)
+    model, reason = forecast.fit_value_model(inputs)
+    assert reason == "" and model.purchases.customers == 4_000 and model.purchases.of_customers == 10_000
+    for name, true in TRUTH.items():
+        assert model.purchases.params[name] == pytest.approx(true, rel=0.25), name
+    assert model.purchases.fitted_on() == "a fixed-seed sample of 4,000 of the 10,000"
+    assert model.spend.of_customers == int(((inputs["x"] > 0) & (inputs["m"] > 0)).sum())
+    again, _ = forecast.fit_value_model(inputs)
+    assert again.purchases.params == model.purchases.params
+    monkeypatch.setattr(forecast, "FIT_MAX_CUSTOMERS", 200_000)
+    whole, _ = forecast.fit_value_model(inputs)
+    assert whole.purchases.of_customers is None and whole.purchases.fitted_on() == "the 10,000"

@@ -29,6 +29,7 @@ class Fit:
     converged: bool
     message: str = ""
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    of_customers: int | None = None  # fitted on a fixed-seed sample of ``customers`` of these many (None: on all)
 
     def vector(self) -> np.ndarray:
         return np.log(np.array(list(self.params.values()), dtype=float))
@@ -37,27 +38,48 @@ class Fit:
         return {"model": self.model, "params": self.params, "loglik": self.loglik, "customers": self.customers,
                 "converged": self.converged, "message": self.message,
                 "intervals": {k: list(v) for k, v in self.intervals.items()},
-                "log_cov": np.asarray(self.log_cov).tolist()}
+                "log_cov": np.asarray(self.log_cov).tolist(), "of_customers": self.of_customers}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Fit":
         return cls(data["model"], {k: float(v) for k, v in data["params"].items()}, np.asarray(data["log_cov"], float),
                    float(data["loglik"]), int(data["customers"]), bool(data["converged"]), data.get("message", ""),
-                   {k: tuple(v) for k, v in data.get("intervals", {}).items()})
+                   {k: tuple(v) for k, v in data.get("intervals", {}).items()}, data.get("of_customers"))
+
+    def fitted_on(self) -> str:
+        return fitted_on(self.customers, self.of_customers)
+
+
+def fitted_on(customers: int, of_customers: int | None = None) -> str:
+    """Whom a fit saw, for a sentence: 'the 2,000' or 'a fixed-seed sample of 200,000 of the 1,550,387'.
+
+    >>> fitted_on(2000), fitted_on(200_000, 1_550_387)
+    ('the 2,000', 'a fixed-seed sample of 200,000 of the 1,550,387')
+    """
+    if of_customers:
+        return f"a fixed-seed sample of {customers:,} of the {of_customers:,}"
+    return f"the {customers:,}"
 
 
 def distinct_rows(*columns) -> tuple[list[np.ndarray], np.ndarray]:
     """The distinct rows of the columns and how often each occurs (whole days pack into one integer key)."""
+    unique, _, weight = distinct_with_inverse(*columns)
+    return unique, weight
+
+
+def distinct_with_inverse(*columns) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The distinct rows of the columns, where each row is among them (``unique[i][inverse]`` is column ``i``),
+    and how often each occurs. Customers with the same history get the same forecast: computed once."""
     cols = [np.asarray(c, dtype=float) for c in columns]
     spans = [int(c.max()) + 1 if len(c) else 1 for c in cols]
     if all(np.all(c == np.floor(c)) and c.min(initial=0) >= 0 for c in cols) and np.prod(spans, dtype=float) < 2**62:
         key = np.zeros(len(cols[0]), dtype=np.int64)
         for c, span in zip(cols, spans):
             key = key * span + c.astype(np.int64)
-        _, first, weight = np.unique(key, return_index=True, return_counts=True)
-        return [c[first] for c in cols], weight
-    unique, weight = np.unique(np.column_stack(cols), axis=0, return_counts=True)
-    return list(unique.T), weight
+        _, first, inverse, weight = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+        return [c[first] for c in cols], inverse.reshape(-1), weight
+    unique, inverse, weight = np.unique(np.column_stack(cols), axis=0, return_inverse=True, return_counts=True)
+    return list(unique.T), inverse.reshape(-1), weight
 
 
 def maximise(model: str, names, objective, starts, customers: int, transform=None, limits=()) -> Fit:

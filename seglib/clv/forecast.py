@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seglib.clv.fitting import Fit
+from seglib.clv.fitting import Fit, distinct_rows, distinct_with_inverse
 from seglib.clv.models import (
     expected_purchases,
     expected_value,
@@ -86,15 +86,17 @@ class ValueModel:
         ``gg`` replace the fitted parameters (the intervals' derivatives use this).
         """
         bg = bg or self.purchases.params
-        x, t_x, T = inputs["x"].to_numpy(), inputs["t_x"].to_numpy(), inputs["T"].to_numpy()
-        purchases = expected_purchases(bg, horizon, x, t_x, T)
+        x = inputs["x"].to_numpy()
+        # Customers with the same (x, t_x, T) have the same expectations: each distinct history once.
+        (ux, ut, uT), back, _ = distinct_with_inverse(x, inputs["t_x"].to_numpy(), inputs["T"].to_numpy())
+        purchases = expected_purchases(bg, horizon, ux, ut, uT)
         if self.spend is not None:
             per_purchase = expected_value(gg or self.spend.params, x, inputs["m"].to_numpy())
         else:  # no spend model: each customer's own average value per purchase day
             per_purchase = inputs["value_per_day"].to_numpy()
-        discounted = purchases if discount == 0 else _discounted_purchases(bg, horizon, discount, x, t_x, T)
-        return pd.DataFrame({"p_alive": p_alive(bg, x, t_x, T), "expected_purchases": purchases,
-                             "value_per_purchase": per_purchase, "expected_value": discounted * per_purchase},
+        discounted = purchases if discount == 0 else _discounted_purchases(bg, horizon, discount, ux, ut, uT)
+        return pd.DataFrame({"p_alive": p_alive(bg, ux, ut, uT)[back], "expected_purchases": purchases[back],
+                             "value_per_purchase": per_purchase, "expected_value": discounted[back] * per_purchase},
                             index=inputs.index)
 
     def to_dict(self) -> dict:
@@ -123,7 +125,30 @@ def _discounted_purchases(bg: dict, horizon: float, discount: float, x, t_x, T) 
 
 def fit_value_model(inputs: pd.DataFrame) -> tuple[ValueModel | None, str]:
     """Both fits on these customers; None and why when the purchase model cannot serve (too few repeat buyers, no
-    convergence). A value-per-purchase model that cannot serve leaves ``spend`` None, with its reason."""
+    convergence). A value-per-purchase model that cannot serve leaves ``spend`` None, with its reason.
+
+    Above :data:`FIT_MAX_CUSTOMERS` customers both models are fitted on a fixed-seed sample of that many (four
+    parameters each: a larger sample narrows intervals that are already narrow, at the cost of every
+    evaluation of the likelihood), and each fit records the whole count (``Fit.of_customers``); the
+    forecasts are then made for every customer.
+    """
+    if len(inputs) <= FIT_MAX_CUSTOMERS:
+        return _fit_both(inputs)
+    spenders = int(((inputs["x"] > 0) & (inputs["m"] > 0)).sum())
+    model, reason = _fit_both(inputs.sample(FIT_MAX_CUSTOMERS, random_state=FIT_SEED).sort_index())
+    if model is not None:
+        model.purchases.of_customers = len(inputs)
+        if model.spend is not None:
+            model.spend.of_customers = spenders
+    return model, reason
+
+
+#: Above this many customers the value model is fitted on a fixed-seed sample of this many.
+FIT_MAX_CUSTOMERS = 200_000
+FIT_SEED = 0
+
+
+def _fit_both(inputs: pd.DataFrame) -> tuple[ValueModel | None, str]:
     repeat = inputs[inputs["x"] > 0]
     if len(repeat) < MIN_REPEAT_CUSTOMERS:
         return None, (f"only {len(repeat):,} customers bought on more than one day (at least "
@@ -183,10 +208,10 @@ def holdout_check(histories: pd.DataFrame, window: dict, labels: pd.Series) -> d
     segments = [{"segment": int(k), "customers": int(len(part)), **_errors(part.drop(columns="segment").sum())}
                 for k, part in per.groupby("segment")]
     ends = np.minimum(np.arange(1, window["buckets"] + 1) * window["bucket_days"], days).astype(float)
-    x, t_x, T = cal["x"].to_numpy(), cal["t_x"].to_numpy(), cal["T"].to_numpy()
+    (x, t_x, T), weight = distinct_rows(cal["x"].to_numpy(), cal["t_x"].to_numpy(), cal["T"].to_numpy())
     actual = np.cumsum([held[f"hold_{i + 1}"].sum() for i in range(window["buckets"])])
     curve = [{"day": int(window["cutoff_day"] + end), "actual": float(a),
-              "model": float(expected_purchases(model.purchases.params, end, x, t_x, T).sum()),
+              "model": float(expected_purchases(model.purchases.params, end, x, t_x, T) @ weight),
               "naive": float(rate.sum() * end)} for end, a in zip(ends, actual)]
     return {
         "applies": True, "days": int(days), "customers": int(len(cal)),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pandas as pd
 from markupsafe import Markup
 
+from seglib.clv.fitting import fitted_on
 from seglib.profile import segment_name
 from seglib.profile.checks import ALL_CUSTOMERS, UNASSIGNED, UNASSIGNED_NAME
 from seglib.rendering import Bold, render, sentence, table_html
@@ -144,7 +145,9 @@ class ForecastText:
                  "model_error": _error_words(t["model_value_error"]), "naive": _money(t["naive_value"]),
                  "naive_error": _error_words(t["naive_value_error"]), "model_mae": f"{t['customer_mae_model']:.2f}",
                  "naive_mae": f"{t['customer_mae_naive']:.2f}"}
-        return render("forecast.html.j2", applies=True, holdout=self.holdout_sentence(), customers=f"{h['customers']:,}",
+        purchases = h.get("fit", {}).get("purchases", {})  # the fit on the days before the cut-off
+        return render("forecast.html.j2", applies=True, holdout=self.holdout_sentence(),
+                      fitted=fitted_on(purchases.get("customers", h["customers"]), purchases.get("of_customers")),
                       days=h["days"], new_customers=f"{h['new_customers']:,}", value=value, drift=drift,
                       far_bar=f"{2 * CLOSE:.0%}", far=far, uncertain=uncertain,
                       table=table_html(self.segment_table(), row_headers=True,
@@ -179,6 +182,6 @@ class ForecastText:
                        f"each customer's own average value per purchase day ({fit.get('spend_reason', '')})")
         discount = self.summary.get("discount_rate_annual", 0.0)
         return render("forecast_method.html.j2", parameters=", ".join(f"{k} = {v:.3g}" for k, v in bg["params"].items()),
-                      customers=f"{bg['customers']:,}", limit=bg.get("message") or "", spend=spend_words,
+                      customers=fitted_on(bg["customers"], bg.get("of_customers")), limit=bg.get("message") or "", spend=spend_words,
                       horizon=self.horizon, discount=f"{discount:.1%}" if discount else "",
                       intervals=self.summary.get("interval_method", ""))
