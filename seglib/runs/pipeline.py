@@ -8,6 +8,7 @@ with the reason otherwise) is in :mod:`seglib.runs.folders`; the manifest in
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import time
@@ -54,6 +55,7 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
     except OSError as exc:
         progress(f"{params.client}: warning: could not clean up after killed runs in {client_dir} ({exc}); "
                  f"remove their .tmp- folders by hand if no run of this client is going")
+    new_client = not client_dir.exists()
     client_dir.mkdir(parents=True, exist_ok=True)
     run_id, tmp = allocate_run(client_dir)
     started = time.perf_counter()
@@ -69,6 +71,9 @@ def run_pipeline(params_file: str | Path, reports_dir: str | Path | None = None,
         except BaseException:
             warm.close()
             shutil.rmtree(tmp, ignore_errors=True)  # nothing ran: a params or input error leaves no run folder
+            if new_client:  # nor an empty client folder (another run of the client may be using it: then it stays)
+                with contextlib.suppress(OSError):
+                    client_dir.rmdir()
             raise
         artifacts.PARAMS.write(tmp, dump_params(with_absolute_paths(params)))
         pm = _papermill()
