@@ -195,7 +195,7 @@ def lift_heatmap(zscores: pd.DataFrame) -> SegFigure:
     if total > z.shape[1]:
         ax.set_title(f"the {z.shape[1]} of {total} features that differ most between segments", fontsize=10)
     sns.heatmap(z, annot=True, fmt=".1f", cmap="RdBu_r", center=0, vmin=-2, vmax=2, ax=ax,
-                xticklabels=[wrap(c, 11) for c in z.columns], yticklabels=rows,
+                xticklabels=[wrap(c, 9) for c in z.columns], yticklabels=rows,
                 cbar_kws={"label": "standard deviations\nfrom the base mean"})
     ax.set_ylabel("")
     ax.set_xlabel("")
