@@ -226,11 +226,10 @@ def _compare(features: pd.DataFrame, opts: _Settings) -> Comparison:
         gap = gap_statistic(X, range(max(1, ks[0]), ks[-1] + 1), seed=opts.seed)
     # Stability (bootstrap refits, the costly score) only where it can decide: the candidates that can be chosen.
     contenders = _contenders(specs, records, None if gap is None else gap.k, opts.choose)
-    for family in dict.fromkeys(s.family for s in contenders if s.family != "rfm" and s in raws):
-        if opts.n_resamples:
-            stab.update(sc.stability(family, [s for s in contenders if s.family == family and s in raws], X, C,
-                                     rows[family], raws, n_resamples=opts.n_resamples, seed=opts.seed,
-                                     n_numeric=len(opts.numeric)))
+    measured = [s for s in contenders if s.family != "rfm" and s in raws] if opts.n_resamples else []
+    for family in dict.fromkeys(s.family for s in measured):
+        stab.update(sc.stability(family, [s for s in measured if s.family == family], X, C, rows[family], raws,
+                                 n_resamples=opts.n_resamples, seed=opts.seed, n_numeric=len(opts.numeric)))
     for spec, rec in zip(specs, records):
         if spec not in raws:
             continue

@@ -123,6 +123,11 @@ def _discounted_purchases(bg: dict, horizon: float, discount: float, x, t_x, T) 
     return total
 
 
+#: Above this many customers the value model is fitted on a fixed-seed sample of this many.
+FIT_MAX_CUSTOMERS = 200_000
+FIT_SEED = 0
+
+
 def fit_value_model(inputs: pd.DataFrame) -> tuple[ValueModel | None, str]:
     """Both fits on these customers; None and why when the purchase model cannot serve (too few repeat buyers, no
     convergence). A value-per-purchase model that cannot serve leaves ``spend`` None, with its reason.
@@ -141,11 +146,6 @@ def fit_value_model(inputs: pd.DataFrame) -> tuple[ValueModel | None, str]:
         if model.spend is not None:
             model.spend.of_customers = spenders
     return model, reason
-
-
-#: Above this many customers the value model is fitted on a fixed-seed sample of this many.
-FIT_MAX_CUSTOMERS = 200_000
-FIT_SEED = 0
 
 
 def _fit_both(inputs: pd.DataFrame) -> tuple[ValueModel | None, str]:
