@@ -3,6 +3,7 @@
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -441,3 +442,39 @@ def test_gaps_are_counted_between_purchase_days(tmp_path):
     f = build_features(params, tmp_path / "run").table
     assert f.loc["q"].frequency == 4 and f.loc["q"].mean_days_between_orders == pytest.approx(10.0)  # one gap, not 3
     assert f.loc["s"].frequency == 2 and math.isnan(f.loc["s"].mean_days_between_orders)
+
+
+@pytest.mark.parametrize("duplicates", ["drop", "keep"])
+def test_a_file_read_in_place_gives_what_its_staged_copy_gives(tmp_path, duplicates):
+    """The same text log as Parquet (read in place: its distinct rows typed after the duplicates are found)
+    and as CSV (copied into the engine, typed before): the same per-customer numbers, histories and account,
+    with exact duplicates, values with surrounding spaces, returns, cancellations and dropped rows in it."""
+    rng = np.random.default_rng(7)
+    n = 600
+    frame = pd.DataFrame({
+        "InvoiceNo": [f"{'C' if i % 37 == 0 else ''}{1000 + i // 3}" for i in range(n)],
+        "StockCode": rng.choice(["A", "B", "POST", " C "], n),
+        "Quantity": [str(q) for q in rng.integers(-2, 6, n)],
+        "InvoiceDate": [f"2024-{1 + i % 9:02d}-{1 + i % 27:02d} {8 + i % 10:02d}:00:00" for i in range(n)],
+        "UnitPrice": [f"{p:.2f}" for p in rng.choice([0.0, 1.25, 3.5, 12.0], n)],
+        "CustomerID": rng.choice(["c1", " c2", "c3 ", "c4", ""], n),
+        "Country": rng.choice(["UK", "France"], n),
+    })
+    frame = pd.concat([frame, frame.iloc[::7]], ignore_index=True)  # exact duplicates, 86 of them
+    frame.to_csv(tmp_path / "tx.csv", index=False)
+    frame.replace("", None).to_parquet(tmp_path / "tx.parquet")
+    runs = {}
+    for path in ("tx.csv", "tx.parquet"):
+        data = tx_params(path)
+        data["cleaning"]["duplicates"] = duplicates
+        data["clv"] = {"enabled": True}
+        out = tmp_path / f"run-{path}"
+        runs[path] = (run_ingest(_params(tmp_path, data), out).account, out)
+    (csv, csv_dir), (parquet, parquet_dir) = runs["tx.csv"], runs["tx.parquet"]
+    for name in ("customer_aggregates.parquet", "purchase_histories.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(csv_dir / name), pd.read_parquet(parquet_dir / name),
+                                      check_exact=True)
+    assert parquet.rows_read == csv.rows_read == 686 and parquet.rows_kept == csv.rows_kept
+    assert parquet.steps == csv.steps and parquet.issues == csv.issues
+    removed = [s["rows"] for s in csv.steps if s["rule"] == "exact duplicate of an earlier row"]
+    assert (0 < removed[0] <= 86) if duplicates == "drop" else not removed

@@ -10,6 +10,8 @@ their multiplicity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -134,12 +136,16 @@ def is_cancellation(t: ir.Table, params: Params) -> ir.BooleanValue:
     return ibis.literal(False)
 
 
-def clean_lines(typed: ir.Table, raw_columns: list[str], params: Params, threshold: float | None) -> ir.Table:
+def clean_lines(typed: ir.Table, raw_columns: list[str], params: Params, threshold: float | None,
+                judge: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
     """The clean log as one expression: distinct raw rows, typed, with their reason and weight.
 
     ``typed`` is the raw table beside its typed columns (:func:`typed_columns`), ``__reason``
     (:func:`drop_reason`) and ``__cancel``; each distinct raw row (equal on ``raw_columns``)
-    appears once with ``__n``, how many times the file holds it (:func:`distinct_rows`). Columns:
+    appears once with ``__n``, how many times the file holds it (:func:`distinct_rows`). With
+    ``judge``, ``typed`` is the raw table alone and ``judge`` adds those columns to its distinct
+    rows: each row is then typed once, after the duplicates are found, instead of once on each
+    side of :func:`distinct_rows` (for a file read in place, typing is most of a pass). Columns:
 
     * the canonical columns (``customer_id``, ``timestamp``, ``amount``, ... as mapped),
       ``order_id`` (``customer_id@timestamp`` when no order id is mapped), ``is_cancellation``,
@@ -151,6 +157,8 @@ def clean_lines(typed: ir.Table, raw_columns: list[str], params: Params, thresho
     """
     cols = params.input.transactions.columns
     typed = distinct_rows(typed, raw_columns)
+    if judge is not None:
+        typed = judge(typed)
     canon = [c.removeprefix("__") for c in typed.columns
              if c.startswith("__") and not c.startswith("__bad_") and c not in ("__reason", "__n")]
     clean = typed.select(**{c: typed[f"__{c}"] for c in canon}, __reason=typed["__reason"], __n=typed["__n"])

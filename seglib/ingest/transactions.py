@@ -84,8 +84,9 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         )
     typed, info = typed_columns(raw, params)
     cols = src.columns
-    typed = typed.mutate(__reason=drop_reason(typed, params), __cancel=is_cancellation(typed, params))
-    if _staged(raw):  # the engine holds a copy of the file anyway: typed and judged once, read by every pass
+    typed = _judged(typed, params)
+    staged = _staged(raw)
+    if staged:  # the engine holds a copy of the file anyway: typed and judged once, read by every pass
         typed = materialize(con, typed, "seglib_typed")
     counts = _quality_counts(typed, params, raw_columns)
     _unreadable_check(typed, counts, params, _checked_columns(cols))
@@ -106,7 +107,11 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     snapshot = _snapshot(params, counts, path)
     outliers = params.cleaning.outliers
     threshold = counts.get("outlier_threshold")
-    clean = clean_lines(typed, raw_columns, params, threshold)
+    if staged:
+        clean = clean_lines(typed, raw_columns, params, threshold)
+    else:  # the file read in place: its distinct rows typed once, after the duplicates are found
+        clean = clean_lines(raw, raw_columns, params, threshold,
+                            judge=lambda rows: _judged(typed_columns(rows, params, info["date_format"])[0], params))
     levels = share_levels(raw, cols)
     days = order_days(clean, levels, weighted=params.cleaning.duplicates == "keep")
     if params.clv.enabled:  # read twice: computed once into an engine table (an order a day, far fewer rows than lines)
@@ -191,6 +196,11 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
         revenue_kept=float(kept_customers["monetary"].sum()),
     )
     return account
+
+
+def _judged(typed: ir.Table, params: Params) -> ir.Table:
+    """The typed rows with the first drop rule that applies (``__reason``) and whether the order is cancelled."""
+    return typed.mutate(__reason=drop_reason(typed, params), __cancel=is_cancellation(typed, params))
 
 
 def _snapshot(params: Params, counts: dict, path: Path) -> str:
