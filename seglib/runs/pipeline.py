@@ -122,6 +122,8 @@ def _papermill():
     sys.modules.setdefault("rfc3987_syntax", None)  # None: "not installed" to any later import
     import papermill
 
+    import seglib.runs.executing  # noqa: F401 - registers the engine the stages run with
+
     return papermill
 
 
@@ -177,6 +179,8 @@ FIRST_IMPORTS = STAGE_IMPORTS[:3]
 def _run_stages(pm, warm, html, params, tmp, client_dir, run_id, manifest, notebooks, started, progress):
     """The five notebooks in the warm kernel, each one's HTML rendered while the next runs; a failing stage
     closes the run as failed (StageError)."""
+    from seglib.runs.executing import ENGINE_NAME  # imported with papermill (:func:`_papermill`)
+
     run_params = artifacts.PARAMS.path(tmp)  # every stage reads the run's own copy of the params
     for stage in STAGES:
         if stage != STAGES[0]:
@@ -196,6 +200,7 @@ def _run_stages(pm, warm, html, params, tmp, client_dir, run_id, manifest, noteb
                     progress_bar=False,
                     log_output=False,
                     km=warm.km,
+                    engine_name=ENGINE_NAME,
                 )
         except pm.PapermillExecutionError as exc:
             warm.close()  # before the folder becomes -failed: the kernel and the renders write into it
