@@ -12,6 +12,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
@@ -282,3 +283,21 @@ def test_seglib_pdf_without_chromium_says_how_to_install_it(finished_run, tmp_pa
     err = capsys.readouterr().err
     assert "headless Chromium" in err and "apt-get install chromium" in err and "Traceback" not in err
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_chart_shown_again_from_the_same_data_reuses_its_png(monkeypatch):
+    """The scores chart is shown by the clustering stage and again by the report, in one kernel: the second
+    showing from the same table reuses the first PNG (no second rendering); a changed table renders anew."""
+    from seglib.report import figure, plots
+
+    table = pd.DataFrame({"family": ["kmeans"] * 3 + ["gmm"] * 3, "k": [2, 3, 4] * 2, "error": [None] * 6,
+                          "silhouette": [0.41, 0.52, 0.38, 0.40, 0.47, 0.30],
+                          "davies_bouldin": [0.9, 0.7, 1.1, 1.0, 0.8, 1.2]})
+    first = plots.scores_by_k(table).png()
+    renders = []
+    save = figure.SegFigure.savefig
+    monkeypatch.setattr(figure.SegFigure, "savefig", lambda self, *a, **k: (renders.append(1), save(self, *a, **k)))
+    assert plots.scores_by_k(table.copy()).png() == first and renders == []
+    changed = table.assign(silhouette=table["silhouette"].where(table["k"] != 3, 0.2))
+    assert plots.scores_by_k(changed).png() != first and renders == [1]
+    assert plots.scores_by_k(table).alt != plots.scores_by_k(changed).alt  # the words follow the data too

@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import io
 import struct
 import textwrap
+from collections import OrderedDict
 
 from matplotlib.figure import Figure
 
 from seglib.rendering import render
 
 DPI = 80
+#: How many charts' PNGs :func:`drawn_once` keeps, most recent first.
+MAX_KEPT_PNGS = 8
+_PNGS: OrderedDict[str, bytes] = OrderedDict()
 
 
 class SegFigure(Figure):
@@ -32,12 +37,22 @@ class SegFigure(Figure):
     #: Crop the PNG to what is drawn (a second drawing of the figure): for text placed by hand, which
     #: constrained layout does not place. Axes, their labels, legends and titles it keeps inside the figure.
     tight: bool = False
+    #: What the chart was drawn from (set by :func:`drawn_once`): a chart drawn again from the same data
+    #: in the same process reuses the PNG of the first.
+    key: str | None = None
 
     def png(self) -> bytes:
         """The figure as PNG, everything drawn on it included."""
+        if self.key is not None and self.key in _PNGS:
+            _PNGS.move_to_end(self.key)
+            return _PNGS[self.key]
         buffer = io.BytesIO()
         crop = {"bbox_inches": "tight", "pad_inches": 0.08} if self.tight else {}
         self.savefig(buffer, format="png", dpi=self.dpi, **crop)
+        if self.key is not None:
+            _PNGS[self.key] = buffer.getvalue()
+            while len(_PNGS) > MAX_KEPT_PNGS:
+                _PNGS.popitem(last=False)
         return buffer.getvalue()
 
     def description(self) -> str:
@@ -82,6 +97,45 @@ def never_fails(draw):
             reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             return note_figure(f"This chart ({draw.__name__.replace('_', ' ')}) could not be drawn: {reason}")
     return safe
+
+
+def drawn_once(draw):
+    """Wrap a chart that two stages show from the same data (the scores chart in clustering and in the report):
+    in the runner's warm kernel the second showing reuses the first's PNG instead of rendering it again.
+
+    The key is the chart's name and a digest of every argument's content; a chart whose arguments cannot
+    be digested (an unknown type) is rendered as usual.
+    """
+    @functools.wraps(draw)
+    def keyed(*args, **kwargs):
+        fig = draw(*args, **kwargs)
+        try:
+            digest = hashlib.sha256(repr(_content((draw.__qualname__, args, sorted(kwargs.items())))).encode())
+        except (TypeError, ValueError):
+            return fig
+        fig.key = digest.hexdigest()
+        return fig
+    return keyed
+
+
+def _content(value):
+    """A value's content as nested tuples of plain values; TypeError for a type it does not know."""
+    import numpy as np
+    import pandas as pd
+
+    if value is None or isinstance(value, (str, bytes, bool, int, float, np.generic)):
+        return (type(value).__name__, repr(value))
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        frame = value.to_frame() if isinstance(value, pd.Series) else value
+        rows = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
+        return ("frame", tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)), hashlib.sha256(rows).hexdigest())
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest())
+    if isinstance(value, dict):
+        return ("dict", tuple((_content(k), _content(v)) for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_content(v) for v in value))
+    raise TypeError(f"no content digest for {type(value).__name__}")
 
 
 def wrap(text, width: int = 18) -> str:

@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from seglib.features import correlations, log_view
 from seglib.profile import segment_name
-from seglib.report.figure import DPI, SegFigure, figure, never_fails, note_figure, number, wrap
+from seglib.report.figure import DPI, SegFigure, drawn_once, figure, never_fails, note_figure, number, wrap
 from seglib.report.palette import SEGMENT_COLORS, segment_color, series_color
 
 __all__ = ["DPI", "MAP_SAMPLE", "MAX_GRID", "SegFigure", "axis_title", "correlation_heatmap", "customer_map",
@@ -139,6 +139,7 @@ def correlation_heatmap(features) -> SegFigure:
 
 
 @never_fails
+@drawn_once
 def scores_by_k(table: pd.DataFrame) -> SegFigure:
     """Silhouette, stability, Davies–Bouldin and Calinski–Harabasz against k, one line per family."""
     data = table[table["error"].isna() | (table["error"].astype(str) == "")].copy()
@@ -354,6 +355,7 @@ def rfm_distributions(features, labels: pd.Series, names: dict, *, money: str = 
 
 
 @never_fails
+@drawn_once
 def forecast_check(clv: dict | None) -> SegFigure:
     """Cumulative purchase days in the held-back weeks (or months): what happened, the model and the naive baseline."""
     if not clv or not clv.get("applies"):
