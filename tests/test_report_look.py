@@ -286,18 +286,22 @@ def test_seglib_pdf_without_chromium_says_how_to_install_it(finished_run, tmp_pa
 
 
 def test_a_chart_shown_again_from_the_same_data_reuses_its_png(monkeypatch):
-    """The scores chart is shown by the clustering stage and again by the report, in one kernel: the second
-    showing from the same table reuses the first PNG (no second rendering); a changed table renders anew."""
+    """The scores chart is shown by the clustering stage (from the table in memory) and again by the report (from
+    the table read back from comparison.csv), in one kernel: the second showing reuses the first PNG (no second
+    rendering); a changed table renders anew."""
+    import io
+
     from seglib.report import figure, plots
 
-    table = pd.DataFrame({"family": ["kmeans"] * 3 + ["gmm"] * 3, "k": [2, 3, 4] * 2, "error": [None] * 6,
+    table = pd.DataFrame({"family": ["kmeans"] * 3 + ["gmm"] * 3, "k": [2, 3, 4] * 2, "error": [""] * 6,
                           "silhouette": [0.41, 0.52, 0.38, 0.40, 0.47, 0.30],
                           "davies_bouldin": [0.9, 0.7, 1.1, 1.0, 0.8, 1.2]})
     first = plots.scores_by_k(table).png()
     renders = []
     save = figure.SegFigure.savefig
     monkeypatch.setattr(figure.SegFigure, "savefig", lambda self, *a, **k: (renders.append(1), save(self, *a, **k)))
-    assert plots.scores_by_k(table.copy()).png() == first and renders == []
+    read_back = pd.read_csv(io.StringIO(table.to_csv(index=False)))  # the error column now NaN, not ""
+    assert plots.scores_by_k(read_back).png() == first and renders == []
     changed = table.assign(silhouette=table["silhouette"].where(table["k"] != 3, 0.2))
     assert plots.scores_by_k(changed).png() != first and renders == [1]
     assert plots.scores_by_k(table).alt != plots.scores_by_k(changed).alt  # the words follow the data too

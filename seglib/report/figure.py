@@ -119,23 +119,39 @@ def drawn_once(draw):
 
 
 def _content(value):
-    """A value's content as nested tuples of plain values; TypeError for a type it does not know."""
+    """A value's content as nested tuples of plain values, alike whatever route the data took: read back
+    from the run folder (CSV, JSON) or still in memory (numpy types, 3 and 3.0, None and NaN, a list or a
+    tuple); TypeError for a type it does not know."""
     import numpy as np
     import pandas as pd
 
-    if value is None or isinstance(value, (str, bytes, bool, int, float, np.generic)):
-        return (type(value).__name__, repr(value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, (int, float)):
+        return repr(float(value))
+    if isinstance(value, np.ndarray):
+        return _content(value.tolist())
     if isinstance(value, (pd.DataFrame, pd.Series)):
         frame = value.to_frame() if isinstance(value, pd.Series) else value
-        rows = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
-        return ("frame", tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)), hashlib.sha256(rows).hexdigest())
-    if isinstance(value, np.ndarray):
-        return ("array", value.dtype.str, value.shape, hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest())
+        plain_index = isinstance(frame.index, pd.RangeIndex)  # a position, not data
+        columns = {str(name): _column(frame[name]) for name in frame.columns}
+        return ("frame", tuple(columns.items()), None if plain_index else _column(frame.index.to_series()))
     if isinstance(value, dict):
-        return ("dict", tuple((_content(k), _content(v)) for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))))
+        return ("dict", tuple(sorted(((str(k), _content(v)) for k, v in value.items()), key=lambda kv: kv[0])))
     if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(_content(v) for v in value))
+        return tuple(_content(v) for v in value)
     raise TypeError(f"no content digest for {type(value).__name__}")
+
+
+def _column(column) -> str:
+    """A digest of a column's values, each as :func:`_content` sees it (an empty text counts as missing, as in a
+    CSV file); value by value, for the small tables charts are drawn from."""
+    values = (_content(None if isinstance(v, str) and v == "" else v) for v in column.tolist())
+    return hashlib.sha256("\x1f".join(map(repr, values)).encode()).hexdigest()
 
 
 def wrap(text, width: int = 18) -> str:
