@@ -102,3 +102,36 @@ def test_text_cells_that_look_like_formulas_are_guarded(tmp_path):
     for part in folder.glob("segment_*.csv"):  # the per-segment files are guarded the same way
         text = part.read_text(encoding="utf-8")
         assert "\n=" not in text and ",=" not in text and ",@" not in text
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r\n"])
+def test_each_segments_file_holds_its_rows_of_the_whole_file_as_written(tmp_path, line_break):
+    """Every row is formatted once and the segments' files are cut from the whole file: each file has the whole
+    file's header and exactly its segment's records, in the same order, written the same way (CRLF line ends,
+    quoted cells), also when a cell holds a line break of its own; their rows add up to the whole file's."""
+    import csv
+
+    rng = np.random.default_rng(3)
+    n = 400
+    table = pd.DataFrame({"recency_days": rng.integers(0, 300, n), "frequency": rng.integers(1, 9, n),
+                          "monetary": rng.normal(100, 50, n), "avg_order_value": rng.random(n) / 3,
+                          "plan": rng.choice(["basic", "x,y", 'say "hi"', None], n)},
+                         index=[f"{i:06d}" for i in range(n)])
+    table.loc[table.index[5], "plan"] = f"two{line_break}lines"
+    labels = pd.Series(rng.integers(-1, 3, n))
+    names = {-1: "Unassigned", 0: "Loyal", 1: "Big, rare", 2: "New"}
+    files = write_exports(tmp_path, table, labels, names, extra=["plan"])
+    folder = artifacts.EXPORTS.path(tmp_path)
+
+    def records(name):
+        raw = (folder / name).read_bytes()
+        assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"").replace(line_break.encode(), b"")
+        with open(folder / name, encoding="utf-8", newline="") as f:
+            return list(csv.reader(f))
+
+    whole = records(artifacts.ALL_ASSIGNMENTS_EXPORT)
+    assert len(whole) == n + 1 and f"two{line_break}lines" in {cell for row in whole for cell in row}
+    for segment, name in names.items():
+        file = artifacts.segment_export_name(segment, name)
+        assert records(file) == [whole[0]] + [row for row in whole[1:] if row[1] == str(segment)], file
+    assert files["customers"].iloc[1:].sum() == files["customers"].iloc[0] == n

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from seglib import artifacts
@@ -179,14 +180,27 @@ def write_exports(run_dir: Path, table: pd.DataFrame, labels: pd.Series, names: 
         if col in table:
             out[col] = table[col].values
     out = spreadsheet_safe(out)
-    csv = {"index": False, "lineterminator": "\r\n"}  # RFC 4180: a cell holding a CR or LF is quoted, never split
-    out.to_csv(folder / artifacts.ALL_ASSIGNMENTS_EXPORT, **csv)
+    # RFC 4180: a cell holding a CR or LF is quoted, never split. Every row is formatted once: the segments'
+    # files are the header and their rows' lines of the whole file (formatting numbers is most of the cost).
+    text = out.to_csv(index=False, lineterminator="\r\n")
+    _write_csv_text(folder / artifacts.ALL_ASSIGNMENTS_EXPORT, text)
+    header, _, body = text.partition("\r\n")
+    lines = np.array(body.split("\r\n")[:-1], dtype=object)
+    whole_lines = len(lines) == len(out)  # else some cell holds a CR LF of its own: each part is formatted alone
     rows = [{"file": artifacts.ALL_ASSIGNMENTS_EXPORT, "customers": len(out)}]
-    for seg_id, part in out.groupby("segment_id", sort=True):
+    for seg_id, where in sorted(out.groupby("segment_id").indices.items()):
         fname = artifacts.segment_export_name(seg_id, segment_name(names, seg_id))
-        part.to_csv(folder / fname, **csv)
-        rows.append({"file": fname, "customers": len(part)})
+        part = (header + "\r\n" + "".join(line + "\r\n" for line in lines[where]) if whole_lines
+                else out.iloc[where].to_csv(index=False, lineterminator="\r\n"))
+        _write_csv_text(folder / fname, part)
+        rows.append({"file": fname, "customers": len(where)})
     return pd.DataFrame(rows)
+
+
+def _write_csv_text(path: Path, text: str) -> None:
+    """CSV text to a file as pandas writes it: UTF-8, line ends as they are."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
 
 
 def _save_summary(run_dir: Path, s: SegmentSummary) -> None:
