@@ -42,7 +42,7 @@ FAMILY_NAMES = MappingProxyType({
     "rfm": "the RFM rules",
 })
 KMEANS_MAX_ROWS = 200_000  # k-means is fitted on at most this many customers
-GMM_MAX_ROWS = 100_000  # mixtures are fitted on at most this many customers
+GMM_MAX_ROWS = 30_000  # mixtures are fitted on at most this many customers (a few hundred parameters at most)
 KPROTO_MAX_ROWS = 2_000  # kmodes' KPrototypes loops in Python: keep its sample small
 HDBSCAN_MIN_SAMPLES = 10
 WARD_MAX_ROWS = 30_000  # scipy's Ward linkage holds n^2/2 distances (30,000 rows = 3.6 GB)

@@ -51,10 +51,10 @@ class Fit:
 
 
 def fitted_on(customers: int, of_customers: int | None = None) -> str:
-    """Whom a fit saw, for a sentence: 'the 2,000' or 'a fixed-seed sample of 200,000 of the 1,550,387'.
+    """Whom a fit saw, for a sentence: 'the 2,000' or 'a fixed-seed sample of 50,000 of the 1,550,387'.
 
-    >>> fitted_on(2000), fitted_on(200_000, 1_550_387)
-    ('the 2,000', 'a fixed-seed sample of 200,000 of the 1,550,387')
+    >>> fitted_on(2000), fitted_on(50_000, 1_550_387)
+    ('the 2,000', 'a fixed-seed sample of 50,000 of the 1,550,387')
     """
     if of_customers:
         return f"a fixed-seed sample of {customers:,} of the {of_customers:,}"

@@ -124,7 +124,7 @@ def _discounted_purchases(bg: dict, horizon: float, discount: float, x, t_x, T) 
 
 
 #: Above this many customers the value model is fitted on a fixed-seed sample of this many.
-FIT_MAX_CUSTOMERS = 200_000
+FIT_MAX_CUSTOMERS = 50_000
 FIT_SEED = 0
 
 
