@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from seglib.rendering import render
 
 DPI = 80
-#: How many charts' PNGs :func:`drawn_once` keeps, most recent first.
+#: How many charts' PNGs :func:`drawn_once` keeps (the one shown longest ago goes first).
 MAX_KEPT_PNGS = 8
 _PNGS: OrderedDict[str, bytes] = OrderedDict()
 
