@@ -261,3 +261,18 @@ def test_stability_is_measured_only_where_it_can_change_the_choice(plain):
     assert all(ax.get_xlim()[0] < 2 and ax.get_xlim()[1] > 8 for ax in chart.axes if ax.get_visible())
     forced = compare_models(df, numeric=NUMERIC, families=("kmeans",), choose="kmeans k=2", **FAST)
     assert pd.notna(forced.table.set_index("candidate").loc["kmeans k=2", "stability"])
+
+
+def test_the_ward_tree_cuts_as_scipys_where_no_merges_tie():
+    """Ward trees come from fastcluster: on continuous data (no tied merges) every cut k = 2..8 gives scipy's
+    segments (adjusted Rand index 1), and the merge heights agree to rounding."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    from seglib.cluster.families import _ward_tree
+
+    rng = np.random.default_rng(11)
+    X = np.vstack([rng.normal(centre, 1.0, (300, 4)) for centre in (0.0, 2.5, 5.0)])
+    ours, scipys = _ward_tree(X), linkage(X, method="ward")
+    assert np.allclose(ours[:, 2], scipys[:, 2], rtol=1e-10)
+    for k in range(2, 9):
+        assert adjusted_rand_score(fcluster(ours, k, "maxclust"), fcluster(scipys, k, "maxclust")) == 1.0, k
