@@ -103,15 +103,17 @@ def drawn_once(draw):
     """Wrap a chart that two stages show from the same data (the scores chart in clustering and in the report):
     in the runner's warm kernel the second showing reuses the first's PNG instead of rendering it again.
 
-    The key is the chart's name and a digest of every argument's content; a chart whose arguments cannot
-    be digested (an unknown type) is rendered as usual.
+    The key is the chart's name and a digest of every argument's content (numbers, text and missing values
+    each tagged, so 1.0 and "1.0" differ); a chart whose arguments cannot be digested (an unknown type) is
+    rendered as usual. The PNG is kept when the chart is first shown: a caller that changed the figure before
+    showing it (a title added) would have the changed image kept; seglib's notebooks show charts as drawn.
     """
     @functools.wraps(draw)
     def keyed(*args, **kwargs):
         fig = draw(*args, **kwargs)
         try:
             digest = hashlib.sha256(repr(_content((draw.__qualname__, args, sorted(kwargs.items())))).encode())
-        except (TypeError, ValueError):
+        except Exception:  # noqa: BLE001 - the reuse is only a saving: a chart it cannot key is rendered as usual
             return fig
         fig.key = digest.hexdigest()
         return fig
@@ -130,18 +132,20 @@ def _content(value):
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, (str, bool)):
-        return value
+        return ("s" if isinstance(value, str) else "b", value)
     if isinstance(value, (int, float)):
-        return repr(float(value))
+        return ("n", repr(float(value)))
     if isinstance(value, np.ndarray):
         return _content(value.tolist())
     if isinstance(value, (pd.DataFrame, pd.Series)):
         frame = value.to_frame() if isinstance(value, pd.Series) else value
         plain_index = isinstance(frame.index, pd.RangeIndex)  # a position, not data
-        columns = {str(name): _column(frame[name]) for name in frame.columns}
-        return ("frame", tuple(columns.items()), None if plain_index else _column(frame.index.to_series()))
+        if not frame.columns.is_unique:
+            raise ValueError("a table with repeated column names")
+        columns = tuple((_content(name), _column(frame[name])) for name in frame.columns)
+        return ("frame", columns, None if plain_index else _column(frame.index.to_series()))
     if isinstance(value, dict):
-        return ("dict", tuple(sorted(((str(k), _content(v)) for k, v in value.items()), key=lambda kv: kv[0])))
+        return ("dict", tuple(sorted(((_content(k), _content(v)) for k, v in value.items()), key=repr)))
     if isinstance(value, (list, tuple)):
         return tuple(_content(v) for v in value)
     raise TypeError(f"no content digest for {type(value).__name__}")

@@ -138,13 +138,22 @@ def correlation_heatmap(features) -> SegFigure:
     return fig
 
 
+SCORES = ("silhouette", "stability", "davies_bouldin", "calinski_harabasz")
+
+
 @never_fails
-@drawn_once
 def scores_by_k(table: pd.DataFrame) -> SegFigure:
     """Silhouette, stability, Davies–Bouldin and Calinski–Harabasz against k, one line per family."""
+    return _scores_by_k(table[[c for c in ("family", "k", "error", *SCORES) if c in table]])
+
+
+@drawn_once
+def _scores_by_k(table: pd.DataFrame) -> SegFigure:
+    """:func:`scores_by_k` from the columns it draws (the clustering stage's table in memory and the report's
+    read back from comparison.csv then give one key)."""
     data = table[table["error"].isna() | (table["error"].astype(str) == "")].copy()
     data = data[data["family"] != "rfm"]
-    metrics = [m for m in ("silhouette", "stability", "davies_bouldin", "calinski_harabasz") if m in data]
+    metrics = [m for m in SCORES if m in data]
     families = sorted(data["family"].unique())
     colors = {f: SEGMENT_COLORS[i % len(SEGMENT_COLORS)] for i, f in enumerate(families)}
     fig = figure(10, 6.4)

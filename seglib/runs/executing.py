@@ -4,9 +4,14 @@ papermill's own engine writes the whole output notebook at the start and the end
 cell, so it can be watched while it runs. Each write copies, validates and serialises the
 notebook with every figure produced so far: on the 200-row demo table that was about 200
 writes and 2.8 s per run, on the runner's side, between one cell and the next. This engine
-keeps the notebook as up to date as anyone can watch it: a cell's start or end writes it
-only when the last write is at least :data:`MIN_SAVE_GAP` seconds old; the notebook's start
-and end (success or failure) always write it, so the kept notebook is the same as before.
+writes it at a cell's start or end only when the last write is at least :data:`MIN_SAVE_GAP`
+seconds old; the notebook's start and end (success or failure, papermill writes both in a
+``finally``) always write it, so the kept notebook is the same as before. What the file on disk
+can miss while the stage runs: a cell that started within :data:`MIN_SAVE_GAP` seconds of the
+last write shows as running only at the next write (the next cell, or papermill's autosave when
+the cell prints); if the runner process itself is killed meanwhile, the kept notebook lacks the
+cells of those last seconds. The runner's own failures (a cell's error, a kernel that dies) are
+not affected: the final write happens.
 
 Imported by the runner with papermill itself (:func:`seglib.runs.pipeline._papermill`).
 """
