@@ -412,3 +412,23 @@ def test_many_customers_are_fitted_on_a_fixed_seed_sample_that_recovers_the_trut
     monkeypatch.setattr(forecast, "FIT_MAX_CUSTOMERS", 200_000)
     whole, _ = forecast.fit_value_model(inputs)
     assert whole.purchases.of_customers is None and whole.purchases.fitted_on() == "the 10,000"
+
+
+def test_a_sample_with_too_few_repeat_buyers_gives_way_to_the_whole(monkeypatch):
+    """Rare repeat buyers: 250 of 4,000 customers. A sample of 1,000 would hold about 62, below the 200 a fit
+    needs; the whole holds enough, so both fits see every customer (no sample, nothing dropped)."""
+    from seglib.clv import forecast
+
+    rng = np.random.default_rng(5)
+    n, repeaters = 4_000, 250
+    x = np.zeros(n)
+    x[:repeaters] = rng.integers(1, 6, repeaters)
+    T = rng.uniform(100, 400, n)
+    t_x = np.where(x > 0, T * rng.uniform(0.2, 1.0, n), 0.0)
+    m = np.where(x > 0, rng.gamma(4.0, 10.0, n), 0.0)
+    inputs = pd.DataFrame({"x": x, "t_x": t_x, "T": T, "m": m}, index=[f"C{i:05d}" for i in range(n)])
+    monkeypatch.setattr(forecast, "FIT_MAX_CUSTOMERS", 1_000)
+    assert forecast._repeat_buyers(inputs.sample(1_000, random_state=forecast.FIT_SEED))[0] < 200
+    model, reason = forecast.fit_value_model(inputs)
+    assert reason == "" and model.purchases.customers == n and model.purchases.of_customers is None
+    assert model.spend is not None and model.spend_customers == repeaters

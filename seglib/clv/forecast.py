@@ -135,17 +135,28 @@ def fit_value_model(inputs: pd.DataFrame) -> tuple[ValueModel | None, str]:
     Above :data:`FIT_MAX_CUSTOMERS` customers both models are fitted on a fixed-seed sample of that many (four
     parameters each: a larger sample narrows intervals that are already narrow, at the cost of every
     evaluation of the likelihood), and each fit records the whole count (``Fit.of_customers``); the
-    forecasts are then made for every customer.
+    forecasts are then made for every customer. When repeat buyers are so rare that the sample would hold fewer
+    than MIN_REPEAT_CUSTOMERS of them (or of those with a value) while the whole holds enough, both fits see
+    every customer.
     """
     if len(inputs) <= FIT_MAX_CUSTOMERS:
         return _fit_both(inputs)
-    spenders = int(((inputs["x"] > 0) & (inputs["m"] > 0)).sum())
-    model, reason = _fit_both(inputs.sample(FIT_MAX_CUSTOMERS, random_state=FIT_SEED).sort_index())
+    sample = inputs.sample(FIT_MAX_CUSTOMERS, random_state=FIT_SEED).sort_index()
+    if min(_repeat_buyers(sample)) < MIN_REPEAT_CUSTOMERS <= min(_repeat_buyers(inputs)):
+        return _fit_both(inputs)  # few repeat buyers: the sample would have too few to fit, the whole has enough
+    spenders = _repeat_buyers(inputs)[1]
+    model, reason = _fit_both(sample)
     if model is not None:
         model.purchases.of_customers = len(inputs)
         if model.spend is not None:
             model.spend.of_customers = spenders
     return model, reason
+
+
+def _repeat_buyers(inputs: pd.DataFrame) -> tuple[int, int]:
+    """Customers with a repeat purchase, and those of them with a positive value per purchase (what each fit needs)."""
+    repeat = inputs["x"] > 0
+    return int(repeat.sum()), int((repeat & (inputs["m"] > 0)).sum())
 
 
 def _fit_both(inputs: pd.DataFrame) -> tuple[ValueModel | None, str]:
