@@ -142,9 +142,9 @@ def fit_value_model(inputs: pd.DataFrame) -> tuple[ValueModel | None, str]:
     if len(inputs) <= FIT_MAX_CUSTOMERS:
         return _fit_both(inputs)
     sample = inputs.sample(FIT_MAX_CUSTOMERS, random_state=FIT_SEED).sort_index()
-    if min(_repeat_buyers(sample)) < MIN_REPEAT_CUSTOMERS <= min(_repeat_buyers(inputs)):
+    repeat, spenders = _repeat_buyers(inputs)
+    if min(_repeat_buyers(sample)) < MIN_REPEAT_CUSTOMERS <= min(repeat, spenders):
         return _fit_both(inputs)  # few repeat buyers: the sample would have too few to fit, the whole has enough
-    spenders = _repeat_buyers(inputs)[1]
     model, reason = _fit_both(sample)
     if model is not None:
         model.purchases.of_customers = len(inputs)

@@ -107,11 +107,10 @@ def ingest_transactions(con: ibis.BaseBackend, params: Params, out_dir: Path) ->
     snapshot = _snapshot(params, counts, path)
     outliers = params.cleaning.outliers
     threshold = counts.get("outlier_threshold")
-    if staged:
-        clean = clean_lines(typed, raw_columns, params, threshold)
-    else:  # the file read in place: its distinct rows typed once, after the duplicates are found
-        clean = clean_lines(raw, raw_columns, params, threshold,
-                            judge=lambda rows: _judged(typed_columns(rows, params, info["date_format"])[0], params))
+    # A file read in place: its distinct rows are typed once, after the duplicates are found.
+    clean = clean_lines(typed, raw_columns, params, threshold) if staged else clean_lines(
+        raw, raw_columns, params, threshold,
+        judge=lambda rows: _judged(typed_columns(rows, params, info["date_format"])[0], params))
     levels = share_levels(raw, cols)
     days = order_days(clean, levels, weighted=params.cleaning.duplicates == "keep")
     if params.clv.enabled:  # read twice: computed once into an engine table (an order a day, far fewer rows than lines)

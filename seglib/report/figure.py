@@ -19,6 +19,8 @@ import struct
 import textwrap
 from collections import OrderedDict
 
+import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from seglib.rendering import render
@@ -124,9 +126,6 @@ def _content(value):
     """A value's content as nested tuples of plain values, alike whatever route the data took: read back
     from the run folder (CSV, JSON) or still in memory (numpy types, 3 and 3.0, None and NaN, a list or a
     tuple); TypeError for a type it does not know."""
-    import numpy as np
-    import pandas as pd
-
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):

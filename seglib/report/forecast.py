@@ -182,6 +182,7 @@ class ForecastText:
                        f"each customer's own average value per purchase day ({fit.get('spend_reason', '')})")
         discount = self.summary.get("discount_rate_annual", 0.0)
         return render("forecast_method.html.j2", parameters=", ".join(f"{k} = {v:.3g}" for k, v in bg["params"].items()),
-                      customers=fitted_on(bg["customers"], bg.get("of_customers")), limit=bg.get("message") or "", spend=spend_words,
+                      customers=fitted_on(bg["customers"], bg.get("of_customers")), limit=bg.get("message") or "",
+                      spend=spend_words,
                       horizon=self.horizon, discount=f"{discount:.1%}" if discount else "",
                       intervals=self.summary.get("interval_method", ""))
