@@ -137,12 +137,12 @@ def test_tiny_segments_are_infeasible():
 
 def test_kprototypes_failure_is_recorded_not_raised(monkeypatch, mixed):
     """An exception inside k-prototypes lands in the table's error column; the comparison still chooses."""
-    from kmodes.kprototypes import KPrototypes
+    import seglib.cluster.families as families
 
-    def broken(self, *args, **kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("Clustering algorithm could not initialize")
 
-    monkeypatch.setattr(KPrototypes, "fit", broken)
+    monkeypatch.setattr(families, "fit_kprototypes", broken)
     df, _, _ = mixed
     families = ("kmeans", "kprototypes")
     comp = compare_models(df, numeric=NUMERIC, categorical=["channel"], families=families, k_min=3, k_max=5, **FAST)

@@ -14,7 +14,7 @@ from seglib.files import sha256
 
 
 PACKAGES = ("seglib", "ibis-framework", "duckdb", "pandas", "pyarrow", "numpy", "scikit-learn",
-            "scipy", "matplotlib", "seaborn", "papermill", "nbconvert", "kmodes")
+            "scipy", "matplotlib", "seaborn", "papermill", "nbconvert", "fastcluster")
 
 
 def input_files(params: Params) -> list[Path]:
