@@ -115,8 +115,9 @@ def structure_check(features: pd.DataFrame, proto, spec: fam.Spec, X: np.ndarray
         ext = fits.get(spec)
         if ext is None or isinstance(ext, Exception):
             continue
-        raw = fam.extend_all({spec: ext}, Xr, Cr)[spec]
-        value = _silhouette(Xr[rows], np.asarray(raw)[rows])
+        # only the rows the silhouette reads get labels (each row's label depends on that row alone)
+        raw = fam.extend_all({spec: ext}, Xr[rows], None if Cr is None else Cr[rows])[spec]
+        value = _silhouette(Xr[rows], np.asarray(raw))
         values.append(value if np.isfinite(value) else 0.0)
     if not values:
         return StructureCheck(False, True, silhouette=real, why="the model could not be fitted to any reference table")
