@@ -173,9 +173,14 @@ def test_all_categorical_table_completes(tmp_path):
     group = np.repeat([0, 1, 2], 120)
     frame = pd.DataFrame({f"q{j}": np.where(rng.random(len(group)) < 0.85, np.array(["a", "b", "c"])[group],
                                             rng.choice(["a", "b", "c"], len(group))) for j in range(6)})
-    run, params, summary = _run(tmp_path, frame, clustering={"families": ["kmeans", "kprototypes"]})
+    frame["RENEWED"] = (np.random.default_rng(8).random(len(group)) < 0.7).astype(int)
+    run, params, summary = _run(tmp_path, frame, {"kinds": {"RENEWED": "outcome"}},
+                                clustering={"families": ["kmeans", "kprototypes"]})
     fs = FeatureSet.load(run)
-    assert fs.numeric == [] and len(fs.used_categorical) == 6
+    assert fs.numeric == ["RENEWED"] and fs.outcomes == ["RENEWED"] and len(fs.used_categorical) == 6
+    # the outcome has its own rows (rate, interval, lift): it is no feature of the heatmap or the traits
+    assert summary.zscores.shape[1] == 0
+    assert not any(t["feature"] == "RENEWED" for traits in summary.traits.values() for t in traits)
     comparison = artifacts.COMPARISON.read(run)
     kmodes = comparison[comparison["family"] == "kprototypes"]
     assert len(kmodes) and kmodes["error"].isna().all()  # k-modes fitted: categories only, no error
@@ -243,3 +248,41 @@ def test_detect_kind(name, values, kind):
     numbers = all(isinstance(v, (int, float)) for v in values)
     series = pd.Series(values, dtype="float64") if numbers else pd.Series(values).astype("category")
     assert detect_kind(name, series)[0] == kind
+
+
+def test_coded_columns_and_outcome_read_in_words_and_numbers_that_differ(tmp_path):
+    """A shouted export: a region code that barely differs between groups, and a 0/1 CHURN_FLAG.
+
+    Every sentence that says a segment is higher or lower than average shows two different numbers (no
+    "12 vs 12"), and the outcome reads as its label wherever the report names it, as the actions do.
+    """
+    import re
+
+    rng = np.random.default_rng(5)
+    group = np.repeat([0, 1, 2], 200)
+    frame = pd.DataFrame({
+        "CUST_NO": [f"{i:07d}" for i in range(len(group))],
+        "REGION_CD": np.where(rng.random(len(group)) < 0.5, 12, 13) - (group == 1) * (rng.random(len(group)) < 0.1),
+        "MONTHLY_CHG": np.round(rng.normal(30 + 25 * group, 5), 2),
+        "SUPPORT_CALLS": rng.poisson(1 + 3 * (2 - group)),
+        "CHURN_FLAG": (rng.random(len(group)) < np.array([0.5, 0.2, 0.1])[group]).astype(int),
+    })
+    run, params, _ = _run(tmp_path, frame, {"id_column": "CUST_NO", "kinds": {"CHURN_FLAG": "outcome"}})
+    seg = json.loads((run / "segments.json").read_text())
+    compared = [t["sentence"] for traits in seg["traits"].values() for t in traits if " vs " in t["sentence"]]
+    assert compared
+    for said in compared:
+        if said.endswith(" overall"):  # "55% have REGION CD 12 vs 50% overall": the shares
+            left, right = said.split(" vs ")
+            a, b = re.search(r"[\d.]+%", left).group(), re.search(r"[\d.]+%", right).group()
+        else:  # "... lower than average (12.3 vs 12.6)"
+            a, b = re.search(r"\(([^()]*?) vs ([^()]*?)\)$", said).groups()
+            b = b.split()[0]
+        assert a != b, said
+    _report_blocks(run, params)
+    from seglib.report import load_run
+
+    report = load_run(params, run)
+    words = report.executive_summary().data + report.segment_cards().data  # Method names the columns as they are
+    assert "CHURN_FLAG" not in words and "<b>CHURN FLAG</b> is highest in" in words
+    assert words.count(" CHURN FLAG (") == len(report.names)  # each card's badge

@@ -279,10 +279,17 @@ def test_a_noise_table_completes_with_no_segments_and_says_so_first(tmp_path):
     seg = json.loads((run / "segments.json").read_text())
     assert list(seg["names"].values()) == ["Everyone (no segments)"]
     assert set(pd.read_parquet(run / "assignments.parquet")["segment"]) == {0}
-    summary = load_run(load_params(params), run).executive_summary().data
+    report = load_run(load_params(params), run)
+    summary = report.executive_summary().data
     first = summary.split("</p>")[0]
     assert "No segments." in first and f"silhouette {meta['structure']['silhouette']:.2f}" in first
     assert f"{meta['structure']['reference_mean']:.2f}" in first and "800 customers as one group" in first
+    card = report.segment_cards().data  # one group has nothing that sets it apart: no empty heading for it
+    assert seg["traits"]["0"] == [] and "What sets it apart" not in card
+    from seglib.report import plots
+
+    heat = plots.lift_heatmap(report.zscores)  # one row of zeros would say nothing: a note says why instead
+    assert not heat.get_axes() and "nothing to compare" in heat.alt
 
 
 def test_value_concentration_says_what_the_numbers_say():

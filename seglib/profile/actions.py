@@ -25,7 +25,7 @@ from seglib.config.schema import ACTION_OPERATORS
 from seglib.errors import InputDataError, ParamsError
 from seglib.features.dictionary import TRANSACTION_WORDS, guess_words, labels_of
 from seglib.profile.checks import UNASSIGNED
-from seglib.profile.traits import value_phrase
+from seglib.profile.traits import fmt_pair, value_phrase
 
 
 # -- actions --------------------------------------------------------------------------------------
@@ -132,8 +132,8 @@ def _standing(trait: dict, role: str, better: str) -> str:
 
 def _reason(trait: dict) -> str:
     if trait["kind"] == "categorical":
-        return f"{value_phrase(trait['label'], str(trait['value']))}: {trait['segment_value']:.0%} vs " \
-               f"{trait['base_value']:.0%} overall"
+        said, overall = fmt_pair(trait["segment_value"], trait["base_value"], percent=True)
+        return f"{value_phrase(trait['label'], str(trait['value']))}: {said} vs {overall} overall"
     return f"{trait['label']} {'above' if trait['z'] > 0 else 'below'} average"
 
 

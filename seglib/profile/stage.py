@@ -92,10 +92,12 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     kpis.insert(0, "segment", segment_names(names, kpis.index))  # "All customers" stays as it is
     tests = mark_circular(compare_features(table, labels, numeric=numeric, categorical=categorical), fs.used)
     # The heatmap and the key measures read the differences on the scale the clustering used (log1p where set).
-    lift = lift_table(log_view(fs) if fs.used_numeric else table, labels, fs.used_numeric or numeric)
+    # With no numeric clustering feature, the other numeric columns, outcomes aside (they have their own rows).
+    described = fs.used_numeric or [c for c in numeric if c not in fs.outcomes]
+    lift = lift_table(log_view(fs) if fs.used_numeric else table, labels, described)
     zscores = _zscores(lift, names)
     lookup = dictionary_lookup(fs.dictionary, "profile_stage")
-    candidates = trait_candidates(table, labels, lookup, fs.used_numeric or numeric, fs.used_categorical)
+    candidates = trait_candidates(table, labels, lookup, described, fs.used_categorical)
     traits = first_traits(candidates)
     rules, agreement, quality = segment_rules(
         table, labels, numeric=fs.used_numeric or numeric, categorical=fs.used_categorical,

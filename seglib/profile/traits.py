@@ -37,22 +37,36 @@ _SILENT_UNITS = ("", "as given", "category", "label", "currency", "code")
 _NO_RATIO_UNITS = ("code",)
 
 
-def _fmt(x: float) -> str:
-    """A number as a person would say it: 12, 3.9, 0.42, 1,250."""
+def _fmt(x: float, extra: int = 0) -> str:
+    """A number as a person would say it: 12, 3.9, 0.42, 1,250 (``extra`` more decimals when asked)."""
     if x is None or not np.isfinite(x):
         return "n/a"
     a = abs(x)
-    if a >= 100:
-        text = f"{x:,.0f}"
-    elif a >= 10:
-        text = f"{x:.0f}"
-    elif a >= 1:
-        text = f"{x:.1f}"
-    else:
-        text = f"{x:.2f}"
+    places = (0 if a >= 10 else 1 if a >= 1 else 2) + extra
+    text = f"{x:,.{places}f}" if a >= 100 else f"{x:.{places}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def fmt_pair(a: float, b: float, percent: bool = False) -> tuple[str, str]:
+    """Two values a sentence compares, each as :func:`_fmt` (or a whole percentage) says it, with more decimals
+    (up to three) when they would otherwise read the same: a segment said to be lower than average never shows
+    "12 vs 12" but "12.3 vs 12.4".
+
+    >>> fmt_pair(12.31, 12.44), fmt_pair(0.104, 0.101, percent=True), fmt_pair(5.0, 5.0)
+    (('12.3', '12.4'), ('10.4%', '10.1%'), ('5', '5'))
+    """
+    def say(x: float, extra: int) -> str:
+        if not percent:
+            return _fmt(x, extra)
+        return f"{x:.{extra}%}" if np.isfinite(x) else "n/a"
+
+    for extra in range(4):
+        pair = say(a, extra), say(b, extra)
+        if pair[0] != pair[1]:
+            return pair
+    return pair
 
 
 def dictionary_lookup(dictionary, where: str) -> dict:
@@ -197,18 +211,20 @@ def value_phrase(label: str, value: str) -> str:
 
 
 def _share_sentence(label: str, value: str, p: float, q: float) -> str:
+    said, overall = fmt_pair(p, q, percent=True)
     if _is_code(value):
-        return f"{p:.0%} have {label} {value} vs {q:.0%} overall"
-    return f"{p:.0%} are '{value}' ({label}) vs {q:.0%} overall"
+        return f"{said} have {label} {value} vs {overall} overall"
+    return f"{said} are '{value}' ({label}) vs {overall} overall"
 
 
 def _numeric_sentence(feature, meaning: str, unit: str, seg: float, base: float, lift: float) -> str:
     percent = unit.startswith("share") or feature == "return_rate"
+    said, overall = fmt_pair(seg, base, percent)
     if percent:
-        values = f"{seg:.0%} vs {base:.0%}"
+        values = f"{said} vs {overall}"
     else:
         shown = "" if unit.lower() in _SILENT_UNITS or unit.startswith(("score", "currency")) else f" {unit}"
-        values = f"{_fmt(seg)} vs {_fmt(base)}{shown}"
+        values = f"{said} vs {overall}{shown}"
     higher = seg > base
     times = np.isfinite(lift) and base > 0 and lift >= 1.5
     if feature in _PHRASES:
@@ -220,7 +236,7 @@ def _numeric_sentence(feature, meaning: str, unit: str, seg: float, base: float,
         return f"{head} ({values})"
     if higher and times:
         return f"{meaning} is {lift:.1f}× the average ({values})"
-    if np.isfinite(lift) and base > 0 and lift >= 0:
-        change = lift - 1 if higher else 1 - lift
+    change = (lift - 1 if higher else 1 - lift) if np.isfinite(lift) and base > 0 and lift >= 0 else np.nan
+    if f"{change:.0%}" not in ("nan%", "0%"):  # "0% higher" would read as no difference at all
         return f"{meaning} is {change:.0%} {'higher' if higher else 'lower'} than average ({values})"
     return f"{meaning} is {'higher' if higher else 'lower'} than average ({values})"

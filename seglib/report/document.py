@@ -20,7 +20,7 @@ from markupsafe import Markup
 from seglib import artifacts
 from seglib.clv import load_forecast
 from seglib.features import FeatureSet
-from seglib.features.dictionary import labels_of
+from seglib.features.dictionary import default_label, labels_of
 from seglib.ingest import QualityAccount
 from seglib.profile import migration_table
 from seglib.rendering import Bold, render, sentence, table_html
@@ -258,10 +258,12 @@ class RunReport:
             rows = self._outcome_rows(outcome).dropna(subset=["value"])
             if len(rows) < 2:
                 continue
+            label = self._outcome_label(outcome)
+            label = label[:1].upper() + label[1:]  # it opens the sentence
             hi, lo = rows.loc[rows["value"].idxmax()], rows.loc[rows["value"].idxmin()]
             word = "rate" if hi.measure == "rate" else "mean"
             if hi.value == lo.value:
-                out.append(sentence(Bold(outcome), f" is the same in every segment: {self._fmt(hi, hi.value)}."))
+                out.append(sentence(Bold(label), f" is the same in every segment: {self._fmt(hi, hi.value)}."))
                 continue
             lift = (f", {hi.lift:.1f}× the base {word} of {self._fmt(hi, hi.base)}"
                     if pd.notna(hi.lift) and hi.base > 0 else "")
@@ -270,9 +272,13 @@ class RunReport:
             overlap = ("; their 95% intervals overlap, so the difference may be chance"
                        if pd.notna(hi.low) and pd.notna(lo.high) and hi.low <= lo.high else "")
             out.append(sentence(
-                Bold(outcome), " is highest in ", Bold(hi.segment_name), f": {self._fmt(hi, hi.value)}{interval}{lift}; "
+                Bold(label), " is highest in ", Bold(hi.segment_name), f": {self._fmt(hi, hi.value)}{interval}{lift}; "
                 "lowest in ", Bold(lo.segment_name), f": {self._fmt(lo, lo.value)}{overlap}."))
         return out
+
+    def _outcome_label(self, outcome: str) -> str:
+        """An outcome in the words the actions use: its dictionary label (the params' or its name cleaned)."""
+        return labels_of(self.features.dictionary).get(outcome) or default_label(outcome)
 
     def _outcome_badges(self, segment: int) -> list[Markup]:
         badges = []
@@ -284,7 +290,7 @@ class RunReport:
             r = row.iloc[0]
             lift = f", {r.lift:.1f}× base" if pd.notna(r.lift) else ""
             badges.append(sentence(Bold(self._fmt(r, r.value)),
-                                   f" {outcome} ({self._fmt(r, r.low)}–{self._fmt(r, r.high)}{lift})"))
+                                   f" {self._outcome_label(outcome)} ({self._fmt(r, r.low)}–{self._fmt(r, r.high)}{lift})"))
         return badges
 
     def method(self):

@@ -195,6 +195,8 @@ def lift_heatmap(zscores: pd.DataFrame) -> SegFigure:
     if zscores.empty or total == 0:
         return note_figure("No numeric clustering feature: the segments differ by their categories "
                            "(see each segment's traits).")
+    if zscores.shape[0] == 1:  # no segments: one group, the average customer itself
+        return note_figure("One group, no segments: there is nothing to compare with the average customer.")
     if total > MAX_GRID:
         largest = zscores.abs().max().sort_values(ascending=False, kind="stable").index[:MAX_GRID]
         zscores = zscores[[c for c in zscores.columns if c in set(largest)]]
