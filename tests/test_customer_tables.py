@@ -286,3 +286,25 @@ def test_coded_columns_and_outcome_read_in_words_and_numbers_that_differ(tmp_pat
     words = report.executive_summary().data + report.segment_cards().data  # Method names the columns as they are
     assert "CHURN_FLAG" not in words and "<b>CHURN FLAG</b> is highest in" in words
     assert words.count(" CHURN FLAG (") == len(report.names)  # each card's badge
+
+
+def test_categories_of_pure_noise_make_one_group_and_the_report_says_only_true_things(tmp_path):
+    """A survey export of independent answers and a renewal outcome: no segments, one group, and no heading,
+    heatmap or note that speaks of segments differing."""
+    from seglib.report import load_run, plots
+
+    rng = np.random.default_rng(9)
+    n = 600
+    frame = pd.DataFrame({"age_band": rng.choice(["18-29", "30-44", "45-59", "60+"], n),
+                          "region": rng.choice([" North", "South ", "East", "West"], n),
+                          "plan": rng.choice(["P1", "P2", "P3"], n),
+                          "RENEWED": (rng.random(n) < 0.7).astype(int)})
+    run, params, summary = _run(tmp_path, frame, {"kinds": {"RENEWED": "outcome"}},
+                                clustering={"families": ["kmeans", "kprototypes"], "n_resamples": 2})
+    assert len(summary.names) == 1 and summary.traits[0] == []
+    report = load_run(params, run)
+    assert report.no_structure and list(report.zscores.index) == list(summary.names.values())
+    heat = plots.lift_heatmap(report.zscores_labelled)
+    assert "nothing to compare with the average customer" in heat.alt and "differ" not in heat.alt
+    card = report.segment_cards().data
+    assert "What sets it apart" not in card and "RENEWED (" in card

@@ -158,6 +158,8 @@ def _add_forecast(kpis: pd.DataFrame, forecast: ValueForecast) -> dict:
 def _zscores(lift: pd.DataFrame, names: dict) -> pd.DataFrame:
     """Segment (by name) × feature grid of standardised differences, from :func:`seglib.profile.kpis.lift_table`."""
     z = lift.pivot(index="segment", columns="feature", values="z")
+    if z.empty:  # no numeric column to compare: the segments are still its rows
+        z = pd.DataFrame(index=pd.Index(list(names), name="segment"))
     return z.rename(index=lambda k: segment_name(names, k))
 
 

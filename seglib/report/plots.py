@@ -192,11 +192,11 @@ def _scores_by_k(table: pd.DataFrame) -> SegFigure:
 def lift_heatmap(zscores: pd.DataFrame) -> SegFigure:
     """Segment × feature: standardised difference from the base mean (past MAX_GRID features, the largest)."""
     total = zscores.shape[1]
+    if zscores.shape[0] == 1:  # no segments: one group, the average customer itself
+        return note_figure("One group, no segments: there is nothing to compare with the average customer.")
     if zscores.empty or total == 0:
         return note_figure("No numeric clustering feature: the segments differ by their categories "
                            "(see each segment's traits).")
-    if zscores.shape[0] == 1:  # no segments: one group, the average customer itself
-        return note_figure("One group, no segments: there is nothing to compare with the average customer.")
     if total > MAX_GRID:
         largest = zscores.abs().max().sort_values(ascending=False, kind="stable").index[:MAX_GRID]
         zscores = zscores[[c for c in zscores.columns if c in set(largest)]]
