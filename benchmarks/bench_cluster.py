@@ -26,6 +26,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from seglib.cluster import compare_models
+from seglib.cluster.families import KPROTO_MAX_ROWS
 
 COLUMNS = ["recency_days", "frequency", "monetary", "tenure_days", "avg_order_value",
            "items_per_order", "return_rate", "mean_days_between_orders"]
@@ -76,7 +77,7 @@ def main(argv: list[str]) -> None:
         "",
         "Synthetic customers: 8 features (5 right-skewed), 6 planted groups, plus an RFM rule baseline; default "
         "settings (k 3-7 and neighbours, every default family except k-prototypes, which needs categorical columns "
-        "and is not timed here; it fits on a sample of at most 2,000). "
+        f"and is not timed here; it fits on a sample of at most {KPROTO_MAX_ROWS:,}). "
         "Stability (bootstrap refits) included.",
         "",
         "| " + " | ".join(header) + " |",

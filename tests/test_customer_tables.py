@@ -167,13 +167,19 @@ def _report_blocks(run, params) -> str:
     return html
 
 
-def test_all_categorical_table_completes(tmp_path):
+def test_all_categorical_table_completes(tmp_path, monkeypatch):
     """Six categorical columns and nothing else: features, clustering, profiling and the report all run."""
+    import seglib.profile.stage as stage
+
+    described = []
+    rules = stage.segment_rules
+    monkeypatch.setattr(stage, "segment_rules", lambda *a, **kw: described.append(kw["numeric"]) or rules(*a, **kw))
     rng = np.random.default_rng(4)
     group = np.repeat([0, 1, 2], 120)
     frame = pd.DataFrame({f"q{j}": np.where(rng.random(len(group)) < 0.85, np.array(["a", "b", "c"])[group],
                                             rng.choice(["a", "b", "c"], len(group))) for j in range(6)})
-    frame["RENEWED"] = (np.random.default_rng(8).random(len(group)) < 0.7).astype(int)
+    # an outcome that follows the groups: a rule or trait built on it would describe a segment by its outcome
+    frame["RENEWED"] = (np.random.default_rng(8).random(len(group)) < np.array([0.95, 0.5, 0.05])[group]).astype(int)
     run, params, summary = _run(tmp_path, frame, {"kinds": {"RENEWED": "outcome"}},
                                 clustering={"families": ["kmeans", "kprototypes"]})
     fs = FeatureSet.load(run)
@@ -181,6 +187,7 @@ def test_all_categorical_table_completes(tmp_path):
     # the outcome has its own rows (rate, interval, lift): it is no feature of the heatmap or the traits
     assert summary.zscores.shape[1] == 0
     assert not any(t["feature"] == "RENEWED" for traits in summary.traits.values() for t in traits)
+    assert described == [[]] and not any("RENEWED" in rule for rule in summary.rules.values())
     comparison = artifacts.COMPARISON.read(run)
     kmodes = comparison[comparison["family"] == "kprototypes"]
     assert len(kmodes) and kmodes["error"].isna().all()  # k-modes fitted: categories only, no error

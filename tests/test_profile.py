@@ -446,3 +446,14 @@ def test_bad_inputs_raise_clear_errors():
     with_text = features.assign(code=list("abcdef"))
     with pytest.raises(InputDataError, match="list them as categorical"):
         profile.compare_features(with_text, labels, numeric=["code"])
+
+
+def test_a_rare_risk_outcome_never_reads_zero_against_zero():
+    """0.4% against 0.3% is a lift of 1.33 (an action), and the action says both numbers so that they differ."""
+    from seglib.profile.actions import _outcome_actions
+
+    outcomes = pd.DataFrame([{"segment": "0", "outcome": "CHURN_FLAG", "measure": "rate", "value": 0.004,
+                              "base": 0.003, "lift": 0.004 / 0.003}])
+    said = _outcome_actions(outcomes, 0, {"CHURN_FLAG": ("risk", "lower")}, {})
+    assert said == ["Support: Contact them before it happens: CHURN FLAG runs at 0.4% here against 0.3% overall; "
+                    "find and fix the cause"]

@@ -68,13 +68,39 @@ def test_extender_gives_the_fitted_labels():
     assert np.array_equal(PrototypeExtender(fit.centers, fit.modes, fit.gamma).predict(X, C), fit.labels)
 
 
-def test_more_groups_than_distinct_rows_still_gives_k_prototypes():
-    """Six identical rows and two others, k=3: an empty prototype moves to a row, nothing fails."""
-    X = np.array([[0.0]] * 6 + [[5.0], [9.0]])
-    C = np.array([[0]] * 6 + [[1], [2]])
-    fit = fit_kprototypes(X, C, 3, seed=0)
-    assert fit.centers.shape == (3, 1) and set(fit.labels) <= {0, 1, 2}
-    assert fit.cost == pytest.approx(0.0)
+def test_an_empty_prototype_moves_onto_the_rows_worst_served():
+    """Repair, worked by hand: prototype 1 lost its members; it moves onto the costliest row (x=9), and a second
+    empty one onto the next costliest (x=5), never the same row twice."""
+    from seglib.cluster.prototypes import _update, costs
+
+    X = np.array([[0.0], [1.0], [5.0], [9.0]])
+    C = np.zeros((4, 1), dtype=np.int64)
+    centers, modes = np.array([[0.5], [100.0], [200.0]]), np.zeros((3, 1), dtype=np.int64)
+    labels = np.zeros(4, dtype=np.int64)
+    cost = costs(X, C, centers, modes, 1.0)
+    new_centers, _ = _update(X, C, labels, cost, 3, np.array([1]), centers, modes)
+    assert new_centers[:, 0].tolist() == [3.75, 9.0, 5.0]  # cluster 0 keeps all four members: mean 3.75
+
+
+def test_fewer_distinct_rows_than_k_never_fails():
+    """Six identical rows, k=3: every start repairs empty prototypes; the fit ends with a zero cost."""
+    fit = fit_kprototypes(np.ones((6, 1)), np.zeros((6, 2), dtype=int), 3, seed=0)
+    assert fit.centers.shape == (3, 1) and fit.cost == 0.0 and set(fit.labels) == {0}
+
+
+def test_codes_keep_their_values_whatever_their_size():
+    """Codes such as 10,000,000 and 20,000,000 are counted as two levels; the modes come back as the codes."""
+    X, C, truth = _planted(300, seed=5)
+    big = C.astype(np.int64) * 10_000_000 + 7
+    small, large = fit_kprototypes(X, C, 3, seed=1), fit_kprototypes(X, big, 3, seed=1)
+    assert np.array_equal(small.labels, large.labels)
+    assert np.array_equal(large.modes, small.modes * 10_000_000 + 7)
+
+
+def test_constant_numeric_columns_leave_the_categories_their_weight():
+    X, C, truth = _planted(300, seed=6)
+    fit = fit_kprototypes(np.full((len(C), 2), 3.0), C, 3, seed=0)
+    assert fit.gamma == 1.0 and adjusted_rand_score(truth, fit.labels) > 0.8
 
 
 def test_bad_arguments_say_what_is_wrong():
@@ -82,3 +108,7 @@ def test_bad_arguments_say_what_is_wrong():
         fit_kprototypes(np.zeros((2, 1)), np.zeros((2, 1), dtype=int), 3, seed=0)
     with pytest.raises(ValueError, match="non-negative category codes"):
         fit_kprototypes(np.zeros((2, 1)), np.array([[0], [-1]]), 2, seed=0)
+    with pytest.raises(ValueError, match="finite numeric values"):
+        fit_kprototypes(np.array([[0.0], [np.nan]]), np.zeros((2, 1), dtype=int), 2, seed=0)
+    with pytest.raises(ValueError, match="1 <= k <= the 0 rows"):
+        fit_kprototypes(np.zeros((0, 1)), np.zeros((0, 1), dtype=int), 1, seed=0)

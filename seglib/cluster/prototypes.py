@@ -45,8 +45,10 @@ class Prototypes:
 
 def gamma_default(Xnum: np.ndarray) -> float:
     """The weight of one category mismatch: half the mean standard deviation of the numeric columns (Huang's
-    suggestion, also kmodes' default); 1 when there are none."""
-    return 0.5 * float(np.mean(Xnum.std(axis=0))) if Xnum.shape[1] else 1.0
+    suggestion, also kmodes' default); 1 when there are none, or when they do not vary (a weight of 0 would
+    leave the categories out)."""
+    spread = float(np.mean(Xnum.std(axis=0))) if Xnum.shape[1] and len(Xnum) else 0.0
+    return 0.5 * spread if spread > 0 else 1.0
 
 
 def costs(Xnum: np.ndarray, C: np.ndarray, centers: np.ndarray, modes: np.ndarray, gamma: float) -> np.ndarray:
@@ -65,26 +67,34 @@ def fit_kprototypes(Xnum, C, k: int, seed: int, gamma: float | None = None, n_in
 
     Ties go to the lower index: a row between two equally cheap prototypes joins the first,
     and the mode of a tied category is its lowest code. A prototype left with no member is
-    moved onto the costliest row of the round (the row worst served), so every fit returns
-    k prototypes.
+    moved onto the costliest row of the round (the row worst served). With fewer distinct
+    rows than k, some of the k prototypes are equal and the extra ones get no customer.
     """
-    Xnum = np.asarray(Xnum, dtype=float).reshape(len(C), -1)
     C = np.asarray(C, dtype=np.int64)
     n = len(C)
     if k < 1 or k > n:
         raise ValueError(f"k-prototypes needs 1 <= k <= the {n} rows fitted (got k={k})")
+    Xnum = np.asarray(Xnum, dtype=float).reshape(n, -1)
+    if not np.isfinite(Xnum).all():
+        raise ValueError("k-prototypes needs finite numeric values (impute missing ones first)")
     if C.size and C.min() < 0:
         raise ValueError("k-prototypes needs non-negative category codes")
+    if max_iter < 1:
+        raise ValueError(f"k-prototypes needs max_iter >= 1 (got {max_iter})")
     if gamma is None:
         gamma = gamma_default(Xnum)
-    levels = C.max(axis=0) + 1 if C.size else np.zeros(C.shape[1], dtype=np.int64)
+    # Codes numbered 0.. in each column (their order kept), so the mode counts stay as small as the levels seen.
+    seen = [np.unique(C[:, j], return_inverse=True) for j in range(C.shape[1])]
+    dense = np.column_stack([inverse.reshape(-1) for _, inverse in seen]) if seen else C
+    levels = np.array([len(values) for values, _ in seen], dtype=np.int64)
     rng = np.random.default_rng(seed)
     best = None
     for _ in range(max(1, n_init)):
-        fit = _one_start(Xnum, C, k, gamma, levels, rng, max_iter)
+        fit = _one_start(Xnum, dense, k, gamma, levels, rng, max_iter)
         if best is None or fit.cost < best.cost:
             best = fit
-    return best
+    modes = np.column_stack([values[best.modes[:, j]] for j, (values, _) in enumerate(seen)]) if seen else best.modes
+    return Prototypes(best.centers, modes.astype(np.int64), best.gamma, best.labels, best.cost, best.rounds)
 
 
 def _one_start(Xnum, C, k, gamma, levels, rng, max_iter) -> Prototypes:

@@ -23,7 +23,7 @@ import pandas as pd
 from seglib.config import ProfilingParams, check_arguments
 from seglib.config.schema import ACTION_OPERATORS
 from seglib.errors import InputDataError, ParamsError
-from seglib.features.dictionary import TRANSACTION_WORDS, guess_words, labels_of
+from seglib.features.dictionary import TRANSACTION_WORDS, default_label, guess_words, labels_of
 from seglib.profile.checks import UNASSIGNED
 from seglib.profile.traits import fmt_pair, value_phrase
 
@@ -237,9 +237,9 @@ def _outcome_actions(outcomes, k: int, roles: dict, labels: dict) -> list[str]:
     for r in mine.itertuples(index=False):
         role = (roles.get(r.outcome) or guess_words(r.outcome))[0]
         if role == "risk" and np.isfinite(r.lift) and r.lift >= OUTCOME_ACTION_LIFT and r.measure == "rate":
-            out.append(f"Support: Contact them before it happens: {labels.get(r.outcome, r.outcome)} runs at "
-                       f"{r.value:.0%} here against "
-                       f"{r.base:.0%} overall; find and fix the cause")
+            here, overall = fmt_pair(r.value, r.base, percent=True)
+            out.append(f"Support: Contact them before it happens: {labels.get(r.outcome) or default_label(r.outcome)} "
+                       f"runs at {here} here against {overall} overall; find and fix the cause")
     return out
 
 

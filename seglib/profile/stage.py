@@ -92,7 +92,8 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     kpis.insert(0, "segment", segment_names(names, kpis.index))  # "All customers" stays as it is
     tests = mark_circular(compare_features(table, labels, numeric=numeric, categorical=categorical), fs.used)
     # The heatmap and the key measures read the differences on the scale the clustering used (log1p where set).
-    # With no numeric clustering feature, the other numeric columns, outcomes aside (they have their own rows).
+    # With no numeric clustering feature, the other numeric columns describe the segments (heatmap, traits, rules),
+    # outcomes aside: a segment is never described by its own outcome (outcomes have their own rows).
     described = fs.used_numeric or [c for c in numeric if c not in fs.outcomes]
     lift = lift_table(log_view(fs) if fs.used_numeric else table, labels, described)
     zscores = _zscores(lift, names)
@@ -100,7 +101,7 @@ def profile_stage(params: Params, run_dir: Path) -> SegmentSummary:
     candidates = trait_candidates(table, labels, lookup, described, fs.used_categorical)
     traits = first_traits(candidates)
     rules, agreement, quality = segment_rules(
-        table, labels, numeric=fs.used_numeric or numeric, categorical=fs.used_categorical,
+        table, labels, numeric=described, categorical=fs.used_categorical,
         rule_depth=params.profiling.rule_depth, seed=params.seed, words={c: w[2] for c, w in lookup.items()})
     outcomes = outcome_table(table, labels, fs.outcomes) if fs.outcomes else None
     if one_group:  # nothing sets the group apart from itself: no traits, rules or actions by segment

@@ -50,9 +50,9 @@ def _fmt(x: float, extra: int = 0) -> str:
 
 
 def fmt_pair(a: float, b: float, percent: bool = False) -> tuple[str, str]:
-    """Two values a sentence compares, each as :func:`_fmt` (or a whole percentage) says it, with more decimals
-    (up to three) when they would otherwise read the same: a segment said to be lower than average never shows
-    "12 vs 12" but "12.3 vs 12.4".
+    """Two values a sentence compares, each as :func:`_fmt` (or a whole percentage) says it, with up to three more
+    decimals when they would otherwise read the same: a segment said to be lower than average shows "12.3 vs
+    12.4", not "12 vs 12" (values closer than that still read alike).
 
     >>> fmt_pair(12.31, 12.44), fmt_pair(0.104, 0.101, percent=True), fmt_pair(5.0, 5.0)
     (('12.3', '12.4'), ('10.4%', '10.1%'), ('5', '5'))

@@ -23,6 +23,7 @@ from seglib.features import FeatureSet
 from seglib.features.dictionary import default_label, labels_of
 from seglib.ingest import QualityAccount
 from seglib.profile import migration_table
+from seglib.profile.traits import fmt_pair
 from seglib.rendering import Bold, render, sentence, table_html
 from seglib.report import trust as trust_text
 from seglib.report.forecast import ForecastText
@@ -34,6 +35,18 @@ from seglib.report.palette import segment_color
 def quiet() -> None:
     """Silence warnings in the stakeholder notebook (they belong in the analysts' notebooks)."""
     warnings.filterwarnings("ignore")
+
+
+def _opening(label: str) -> str:
+    """A label that opens a sentence, with a capital: 'churn' reads 'Churn'; 'eNPS' or 'iPhone renewals', whose
+    second letter is a capital already, stay as written.
+
+    >>> _opening("churn"), _opening("eNPS"), _opening("iPhone renewals"), _opening("CHURN FLAG")
+    ('Churn', 'eNPS', 'iPhone renewals', 'CHURN FLAG')
+    """
+    if label[:1].islower() and not label[1:2].isupper():
+        return label[:1].upper() + label[1:]
+    return label
 
 
 def _shown(markup):
@@ -258,8 +271,7 @@ class RunReport:
             rows = self._outcome_rows(outcome).dropna(subset=["value"])
             if len(rows) < 2:
                 continue
-            label = self._outcome_label(outcome)
-            label = label[:1].upper() + label[1:]  # it opens the sentence
+            label = _opening(self._outcome_label(outcome))
             hi, lo = rows.loc[rows["value"].idxmax()], rows.loc[rows["value"].idxmin()]
             word = "rate" if hi.measure == "rate" else "mean"
             if hi.value == lo.value:
@@ -271,9 +283,11 @@ class RunReport:
                         if pd.notna(hi.low) and pd.notna(hi.high) else "")
             overlap = ("; their 95% intervals overlap, so the difference may be chance"
                        if pd.notna(hi.low) and pd.notna(lo.high) and hi.low <= lo.high else "")
+            high, low = fmt_pair(hi.value, lo.value, percent=True) if hi.measure == "rate" else \
+                (self._fmt(hi, hi.value), self._fmt(lo, lo.value))
             out.append(sentence(
-                Bold(label), " is highest in ", Bold(hi.segment_name), f": {self._fmt(hi, hi.value)}{interval}{lift}; "
-                "lowest in ", Bold(lo.segment_name), f": {self._fmt(lo, lo.value)}{overlap}."))
+                Bold(label), " is highest in ", Bold(hi.segment_name), f": {high}{interval}{lift}; "
+                "lowest in ", Bold(lo.segment_name), f": {low}{overlap}."))
         return out
 
     def _outcome_label(self, outcome: str) -> str:
