@@ -8,7 +8,7 @@ prototype to its members' means and modes, and repeat until no customer changes 
 total cost falls by less than :data:`TOL` of itself in a round).
 
 Earlier the comparison used the kmodes package, which moves customers one at a time in a
-Python loop (12 fits on 440 customers took 6.5 s); here each round is a few array
+Python loop (17 fits on 440 customers took 4.3 s); here each round is a few array
 operations, so several starts cost less than one did there. Starts are seeded as
 k-means++ seeds k-means (each next prototype drawn with a chance proportional to its cost
 to the nearest one chosen), under the same cost, and the start with the lowest total cost
@@ -108,18 +108,15 @@ def _one_start(Xnum, C, k, gamma, levels, rng, max_iter) -> Prototypes:
         nearest = np.minimum(nearest, costs(Xnum, C, Xnum[[pick]], C[[pick]], gamma)[:, 0])
     centers, modes = Xnum[chosen].copy(), C[chosen].copy()
     labels, before = None, np.inf
-    for rounds in range(1, max_iter + 1):
+    for rounds in range(1, max_iter + 2):  # the last pass only labels the rows for the final prototypes
         cost = costs(Xnum, C, centers, modes, gamma)
         new = cost.argmin(axis=1)
-        total = cost[np.arange(len(C)), new].sum()
-        if labels is not None and (np.array_equal(new, labels) or before - total <= TOL * total):
+        total = float(cost[np.arange(len(C)), new].sum())
+        if rounds > max_iter or (labels is not None and (np.array_equal(new, labels) or before - total <= TOL * total)):
             break
         labels, before = new, total
         centers, modes = _update(Xnum, C, labels, cost, k, levels, centers, modes)
-    cost = costs(Xnum, C, centers, modes, gamma)
-    labels = cost.argmin(axis=1)
-    total = float(cost[np.arange(len(C)), labels].sum())
-    return Prototypes(centers, modes, gamma, labels, total, rounds)
+    return Prototypes(centers, modes, gamma, new, total, min(rounds, max_iter))
 
 
 def _update(Xnum, C, labels, cost, k, levels, centers, modes):

@@ -99,6 +99,16 @@ def labels_of(dictionary) -> dict[str, str]:
             for name, label in zip(dictionary["name"], given)}
 
 
+def label_in(labels: dict[str, str], name) -> str:
+    """``name``'s label in a :func:`labels_of` mapping, or :func:`default_label` when the dictionary lacks it
+    (an outcome, or a column the run did not describe).
+
+    >>> label_in({"spend": "yearly spend"}, "spend"), label_in({}, "CHURN_FLAG")
+    ('yearly spend', 'CHURN FLAG')
+    """
+    return labels.get(name) or default_label(name)
+
+
 def guess_role(column) -> str:
     """The role words in a column's name suggest, or 'other'.
 

@@ -23,7 +23,7 @@ import pandas as pd
 from seglib.config import ProfilingParams, check_arguments
 from seglib.config.schema import ACTION_OPERATORS
 from seglib.errors import InputDataError, ParamsError
-from seglib.features.dictionary import TRANSACTION_WORDS, default_label, guess_words, labels_of
+from seglib.features.dictionary import TRANSACTION_WORDS, guess_words, label_in, labels_of
 from seglib.profile.checks import UNASSIGNED
 from seglib.profile.traits import fmt_pair, value_phrase
 
@@ -238,8 +238,8 @@ def _outcome_actions(outcomes, k: int, roles: dict, labels: dict) -> list[str]:
         role = (roles.get(r.outcome) or guess_words(r.outcome))[0]
         if role == "risk" and np.isfinite(r.lift) and r.lift >= OUTCOME_ACTION_LIFT and r.measure == "rate":
             here, overall = fmt_pair(r.value, r.base, percent=True)
-            out.append(f"Support: Contact them before it happens: {labels.get(r.outcome) or default_label(r.outcome)} "
-                       f"runs at {here} here against {overall} overall; find and fix the cause")
+            out.append(f"Support: Contact them before it happens: {label_in(labels, r.outcome)} runs at {here} here "
+                       f"against {overall} overall; find and fix the cause")
     return out
 
 

@@ -11,6 +11,7 @@ page (:mod:`seglib.rendering`).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from markupsafe import Markup
 from seglib import artifacts
 from seglib.clv import load_forecast
 from seglib.features import FeatureSet
-from seglib.features.dictionary import default_label, labels_of
+from seglib.features.dictionary import label_in, labels_of
 from seglib.ingest import QualityAccount
 from seglib.profile import migration_table
 from seglib.profile.traits import fmt_pair
@@ -221,10 +222,15 @@ class RunReport:
         """The three numeric clustering features that differ most between segments (largest |z| of any segment)."""
         return key_measures(self.zscores, self.features.used_numeric)
 
+    @functools.cached_property
+    def feature_labels(self) -> dict[str, str]:
+        """Every column's label from the run's feature dictionary (:func:`seglib.features.dictionary.labels_of`)."""
+        return labels_of(self.features.dictionary)
+
     @property
     def zscores_labelled(self) -> pd.DataFrame:
         """The segment x feature differences with the features' labels as column names (for the chart)."""
-        return self.zscores.rename(columns=labels_of(self.features.dictionary))
+        return self.zscores.rename(columns=self.feature_labels)
 
     @property
     def no_structure(self) -> bool:
@@ -292,7 +298,7 @@ class RunReport:
 
     def _outcome_label(self, outcome: str) -> str:
         """An outcome in the words the actions use: its dictionary label (the params' or its name cleaned)."""
-        return labels_of(self.features.dictionary).get(outcome) or default_label(outcome)
+        return label_in(self.feature_labels, outcome)
 
     def _outcome_badges(self, segment: int) -> list[Markup]:
         badges = []
